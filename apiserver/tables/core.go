@@ -1,6 +1,7 @@
 package tables
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"strconv"
@@ -99,9 +100,9 @@ func serviceCells(svc *corev1.Service, now time.Time) ([]interface{}, error) {
 	return []interface{}{
 		svc.Name,
 		string(svc.Spec.Type),
-		or(clusterIP, none),
+		cmp.Or(clusterIP, none),
 		serviceExternalIP(svc),
-		or(strings.Join(ports, ","), none),
+		cmp.Or(strings.Join(ports, ","), none),
 		since(svc.CreationTimestamp, now),
 		labels.FormatLabels(svc.Spec.Selector),
 	}, nil

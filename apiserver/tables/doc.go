@@ -17,7 +17,8 @@
 // unstructured of that kind) into its cells. The current time is passed in so
 // that AGE and the other durations are pure functions of their inputs. Kinds
 // without a printer of their own get the generic one Kubernetes uses
-// (NAME, CREATED AT). Scale is printed with the generic printer.
+// (NAME, CREATED AT); so does autoscaling/v1 Scale, which Skiff does not
+// print.
 //
 // Boundaries: the package builds neither the metav1.Table nor its rows'
 // objects (PartialObjectMetadata), list metadata or watch framing; the

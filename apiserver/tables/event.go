@@ -8,8 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/skiff-dev/skiff/manifests"
 )
 
 // eventColumns are shared by core/v1 and events.k8s.io/v1 Events: Kubernetes
@@ -40,11 +38,32 @@ func eventsV1EventPrinter() Printer {
 	return Printer{
 		Columns: eventColumns(),
 		Row: typedRow(func(ev *eventsv1.Event, now time.Time) ([]interface{}, error) {
-			var core corev1.Event
-			manifests.EventsV1ToCoreEvent(ev, &core)
-			return eventCells(&core, now)
+			return eventCells(coreView(ev), now)
 		}),
 	}
+}
+
+// coreView is the core/v1 form of an events.k8s.io/v1 Event, as far as
+// printing reads it (the whole mapping is manifests.EventsV1ToCoreEvent).
+func coreView(ev *eventsv1.Event) *corev1.Event {
+	core := &corev1.Event{
+		ObjectMeta:          metav1.ObjectMeta{Name: ev.Name},
+		InvolvedObject:      ev.Regarding,
+		Reason:              ev.Reason,
+		Message:             ev.Note,
+		Source:              ev.DeprecatedSource,
+		FirstTimestamp:      ev.DeprecatedFirstTimestamp,
+		LastTimestamp:       ev.DeprecatedLastTimestamp,
+		Count:               ev.DeprecatedCount,
+		Type:                ev.Type,
+		EventTime:           ev.EventTime,
+		ReportingController: ev.ReportingController,
+		ReportingInstance:   ev.ReportingInstance,
+	}
+	if ev.Series != nil {
+		core.Series = &corev1.EventSeries{Count: ev.Series.Count, LastObservedTime: ev.Series.LastObservedTime}
+	}
+	return core
 }
 
 func eventCells(ev *corev1.Event, now time.Time) ([]interface{}, error) {

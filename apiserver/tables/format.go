@@ -100,14 +100,6 @@ func boolPtr(b *bool) string {
 	}
 }
 
-// or returns s, or the placeholder when s is empty.
-func or(s, placeholder string) string {
-	if s == "" {
-		return placeholder
-	}
-	return s
-}
-
 // loadBalancerAddresses is the sorted, de-duplicated set of the IPs (or,
 // for an entry without one, the hostnames) of n load-balancer ingress
 // points, Services' and Ingresses' alike.

@@ -1,6 +1,7 @@
 package tables
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -45,8 +46,8 @@ func endpointSlicePrinter() Printer {
 			return []interface{}{
 				es.Name,
 				string(es.AddressType),
-				or(ports.String(), unset),
-				or(addresses.String(), unset),
+				cmp.Or(ports.String(), unset),
+				cmp.Or(addresses.String(), unset),
 				since(es.CreationTimestamp, now),
 			}, nil
 		}),

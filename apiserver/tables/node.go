@@ -1,6 +1,7 @@
 package tables
 
 import (
+	"cmp"
 	"sort"
 	"strings"
 	"time"
@@ -61,14 +62,14 @@ func nodeCells(node *corev1.Node, now time.Time) ([]interface{}, error) {
 	return []interface{}{
 		node.Name,
 		strings.Join(status, ","),
-		or(strings.Join(nodeRoles(node), ","), none),
+		cmp.Or(strings.Join(nodeRoles(node), ","), none),
 		since(node.CreationTimestamp, now),
 		info.KubeletVersion,
 		nodeAddress(node, corev1.NodeInternalIP),
 		nodeAddress(node, corev1.NodeExternalIP),
-		or(info.OSImage, unknown),
-		or(info.KernelVersion, unknown),
-		or(info.ContainerRuntimeVersion, unknown),
+		cmp.Or(info.OSImage, unknown),
+		cmp.Or(info.KernelVersion, unknown),
+		cmp.Or(info.ContainerRuntimeVersion, unknown),
 	}, nil
 }
 

@@ -1,6 +1,7 @@
 package tables
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"time"
@@ -66,9 +67,9 @@ func podCells(pod *corev1.Pod, now time.Time) ([]interface{}, error) {
 		s.status,
 		restarts,
 		since(pod.CreationTimestamp, now),
-		or(ip, none),
-		or(pod.Spec.NodeName, none),
-		or(pod.Status.NominatedNodeName, none),
+		cmp.Or(ip, none),
+		cmp.Or(pod.Spec.NodeName, none),
+		cmp.Or(pod.Status.NominatedNodeName, none),
 		readinessGates,
 	}, nil
 }
