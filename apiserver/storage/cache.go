@@ -188,6 +188,12 @@ func (c *Cache) List(ctx context.Context, pred Predicate, f Freshness) ([]*Entry
 	return out, rev, nil
 }
 
+// Entry wraps an object read outside the cache (from etcd, or just
+// written) so it can be served like a cached one.
+func (c *Cache) Entry(key string, rev int64, raw []byte) *Entry {
+	return newEntry(c.res, key, rev, raw)
+}
+
 // Count returns the number of objects currently cached.
 func (c *Cache) Count() int {
 	c.mu.RLock()
@@ -332,4 +338,3 @@ func (c *Cache) etcdEvent(ev *clientv3.Event) Event {
 // ErrWatcherTooSlow ends a watch whose client does not keep up; the
 // client resumes from the last revision it received.
 var ErrWatcherTooSlow = errors.New("watcher fell behind")
-

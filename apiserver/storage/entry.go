@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -49,7 +50,14 @@ func newEntry(res *resource, key string, rev int64, raw []byte) *Entry {
 
 // JSON returns the object's JSON with metadata.resourceVersion set.
 func (e *Entry) JSON() []byte {
-	e.jsonOnce.Do(func() { e.json = withResourceVersion(e.Raw, e.Rev) })
+	e.jsonOnce.Do(func() {
+		if e.Rev == 0 {
+			// Not stored (a dry run): no resourceVersion to show.
+			e.json = e.Raw
+			return
+		}
+		e.json = withResourceVersion(e.Raw, e.Rev)
+	})
 	return e.json
 }
 
@@ -72,7 +80,9 @@ func (e *Entry) decode() {
 			e.decodeErr = fmt.Errorf("decode %s: %w", e.Key, err)
 			return
 		}
-		m.SetResourceVersion(fmt.Sprint(e.Rev))
+		if e.Rev != 0 {
+			m.SetResourceVersion(strconv.FormatInt(e.Rev, 10))
+		}
 		e.obj = obj
 		e.lbls = labels.Set(m.GetLabels())
 		f := fields.Set{}

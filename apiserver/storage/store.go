@@ -80,8 +80,8 @@ type Store struct {
 
 	leases leaseManager
 
-	started chan struct{}
-	stopped chan struct{}
+	started  chan struct{}
+	stopped  chan struct{}
 	watchCtx context.Context
 }
 

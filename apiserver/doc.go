@@ -1,0 +1,19 @@
+// Package apiserver is Skiff's Kubernetes API server: HTTPS with bearer-token
+// authentication, discovery, OpenAPI, and one generic REST implementation
+// (get, list, watch, create, update, patch, delete, deletecollection and the
+// status, scale, binding and finalize subresources) parameterised by the
+// types in package manifests, over the etcd store and watch cache in
+// apiserver/storage.
+//
+// Request flow: ServeHTTP → metrics and panic recovery → authentication →
+// routing (requestInfo) → the resource handler, which decodes the body
+// (JSON, YAML or protobuf, with fieldValidation), applies the type's
+// strategy (system fields, status/spec separation, generation), admission
+// (namespace lifecycle), defaulting and validation, and performs one etcd
+// transaction. Responses are negotiated from Accept: JSON, YAML, protobuf,
+// meta.k8s.io Table or PartialObjectMetadata.
+//
+// Boundaries: apiserver imports manifests (types, defaults, validation) and
+// embedded-etcd only through cmd's wiring; controllers, the scheduler and
+// the node agent never import it — they use the API through client-go.
+package apiserver

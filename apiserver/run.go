@@ -1,0 +1,228 @@
+package apiserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/rest"
+
+	"github.com/skiff-dev/skiff/apiserver/pki"
+	etcd "github.com/skiff-dev/skiff/embedded-etcd"
+	"github.com/skiff-dev/skiff/manifests"
+)
+
+// RunOptions are the command-line settings of `skiff server`.
+type RunOptions struct {
+	DataDir string
+	// Listen is the HTTPS address; default 127.0.0.1:6443.
+	Listen string
+	// TLSSANs are extra names or addresses for the serving certificate.
+	TLSSANs []string
+	// EtcdEndpoints selects an external etcd instead of the embedded one.
+	EtcdEndpoints                        []string
+	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
+	// EtcdQuotaBytes caps the embedded etcd's database (default 2 GiB).
+	EtcdQuotaBytes     int64
+	CompactionInterval time.Duration
+	Version            version.Info
+	// OpenAPI builds the OpenAPI handler from the registry (optional).
+	OpenAPI func(*manifests.Registry) (http.Handler, error)
+	Logger  *slog.Logger
+}
+
+// Running is a serving API server.
+type Running struct {
+	Server *Server
+	// URL clients use (https://host:port).
+	URL            string
+	CAPEM          []byte
+	AdminToken     string
+	NodeToken      string
+	KubeconfigPath string
+
+	done chan error
+}
+
+// Wait blocks until the server has stopped and returns why.
+func (r *Running) Wait() error { return <-r.done }
+
+// RESTConfig is an admin client configuration for in-process components
+// (controllers, scheduler), which use the API like any other client.
+func (r *Running) RESTConfig() *rest.Config {
+	return &rest.Config{
+		Host:            r.URL,
+		BearerToken:     r.AdminToken,
+		TLSClientConfig: rest.TLSClientConfig{CAData: r.CAPEM},
+	}
+}
+
+// Run starts etcd (embedded or external) and the API server, writes the
+// admin kubeconfig and the node token, and returns once /readyz would
+// answer 200. It serves until ctx ends, then shuts down cleanly.
+func Run(ctx context.Context, o RunOptions) (*Running, error) {
+	if o.DataDir == "" {
+		return nil, errors.New("a data directory is required")
+	}
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:6443"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	log := o.Logger
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	host, port, err := net.SplitHostPort(o.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %q: %w", o.Listen, err)
+	}
+	clientHost := host
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		clientHost = "127.0.0.1"
+	}
+	sans := []string{"127.0.0.1", "::1", "localhost"}
+	if hn, err := os.Hostname(); err == nil {
+		sans = append(sans, hn)
+	}
+	if host != "" && clientHost == host {
+		sans = append(sans, host)
+	}
+	sans = append(sans, o.TLSSANs...)
+	creds, err := pki.Ensure(o.DataDir, sans, time.Now())
+	if err != nil {
+		return nil, err
+	}
+
+	var client *clientv3.Client
+	var closeEtcd func()
+	if len(o.EtcdEndpoints) > 0 {
+		client, err = etcd.Connect(ctx, etcd.ExternalConfig{Endpoints: o.EtcdEndpoints, CAFile: o.EtcdCAFile, CertFile: o.EtcdCertFile, KeyFile: o.EtcdKeyFile})
+		if err != nil {
+			return nil, err
+		}
+		closeEtcd = func() { client.Close() }
+	} else {
+		start := time.Now()
+		e, err := etcd.Start(etcd.Config{Dir: filepath.Join(o.DataDir, "etcd"), QuotaBackendBytes: o.EtcdQuotaBytes, LogFile: filepath.Join(o.DataDir, "etcd.log")})
+		if err != nil {
+			return nil, err
+		}
+		log.Info("etcd started", "dir", filepath.Join(o.DataDir, "etcd"), "took", time.Since(start).Round(time.Millisecond))
+		client, closeEtcd = e.Client(), e.Close
+	}
+
+	reg, err := manifests.NewRegistry()
+	if err != nil {
+		closeEtcd()
+		return nil, err
+	}
+	cfg := Config{
+		Registry: reg,
+		Etcd:     client,
+		Logger:   log,
+		Tokens: map[string]User{
+			creds.AdminToken: {Name: "skiff-admin", Groups: []string{"system:masters", "system:authenticated"}},
+			creds.NodeToken:  {Name: "system:node-bootstrap", Groups: []string{"system:nodes", "system:authenticated"}},
+		},
+		Version:            o.Version,
+		CompactionInterval: o.CompactionInterval,
+	}
+	if o.OpenAPI != nil {
+		if cfg.OpenAPI, err = o.OpenAPI(reg); err != nil {
+			closeEtcd()
+			return nil, err
+		}
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		closeEtcd()
+		return nil, err
+	}
+	storeCtx, stopStore := context.WithCancel(context.Background())
+	if err := srv.Start(storeCtx); err != nil {
+		stopStore()
+		closeEtcd()
+		return nil, err
+	}
+
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		stopStore()
+		closeEtcd()
+		return nil, fmt.Errorf("listen on %s: %w", o.Listen, err)
+	}
+	if port == "0" {
+		_, port, _ = net.SplitHostPort(ln.Addr().String())
+	}
+	url := "https://" + net.JoinHostPort(clientHost, port)
+	reqCtx, cancelRequests := context.WithCancel(context.Background())
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: 2000},
+		TLSConfig: &tls.Config{
+			MinVersion:   tls.VersionTLS12,
+			Certificates: []tls.Certificate{creds.Serving},
+			NextProtos:   []string{"h2", "http/1.1"},
+		},
+	}
+	running := &Running{
+		Server: srv, URL: url, CAPEM: creds.CAPEM, AdminToken: creds.AdminToken, NodeToken: creds.NodeToken,
+		KubeconfigPath: filepath.Join(o.DataDir, pki.KubeconfigFile),
+		done:           make(chan error, 1),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.ServeTLS(ln, "", "") }()
+
+	kc, err := pki.Kubeconfig("skiff", url, creds.CAPEM, creds.AdminToken)
+	if err == nil {
+		err = pki.WriteFileAtomic(running.KubeconfigPath, kc, 0o600)
+	}
+	if err != nil {
+		hs.Close()
+		cancelRequests()
+		stopStore()
+		closeEtcd()
+		return nil, err
+	}
+	srv.SetReady(true)
+	log.Info("API server ready", "url", url, "kubeconfig", running.KubeconfigPath)
+
+	go func() {
+		var err error
+		select {
+		case <-ctx.Done():
+		case err = <-serveErr:
+		}
+		srv.SetReady(false)
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// Watches never end on their own: cancel request contexts so
+		// Shutdown does not wait for them.
+		cancelRequests()
+		_ = hs.Shutdown(shutdownCtx)
+		cancel()
+		stopStore()
+		closeEtcd()
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		log.Info("API server stopped")
+		running.done <- err
+	}()
+	return running, nil
+}

@@ -1,0 +1,374 @@
+package apiserver
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/version"
+
+	"github.com/skiff-dev/skiff/apiserver/storage"
+	"github.com/skiff-dev/skiff/apiserver/tables"
+	"github.com/skiff-dev/skiff/manifests"
+)
+
+// User is an authenticated identity.
+type User struct {
+	Name   string
+	Groups []string
+}
+
+// Config is everything a Server needs.
+type Config struct {
+	Registry *manifests.Registry
+	Etcd     *clientv3.Client
+	Logger   *slog.Logger
+	// Tokens maps bearer tokens to users.
+	Tokens map[string]User
+	// Version is served at /version.
+	Version version.Info
+	// OpenAPI serves /openapi/v2 and /openapi/v3[/…] when set.
+	OpenAPI http.Handler
+	// MaxRequestBytes caps request bodies (413 beyond); default 3 MiB.
+	MaxRequestBytes int64
+	// CompactionInterval: see storage.Options. Default 5 minutes.
+	CompactionInterval time.Duration
+	// BookmarkInterval between BOOKMARK events of idle watches; default 1 minute.
+	BookmarkInterval time.Duration
+	// EventTTL is how long Events live; default 1 hour.
+	EventTTL time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Server serves the Kubernetes API.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	registry *manifests.Registry
+	scheme   *runtime.Scheme
+	codecs   serializer.CodecFactory
+	store    *storage.Store
+	metrics  *metrics
+
+	resources  map[*manifests.Type]*resource
+	namespaces *resource
+	discovery  *discovery
+	ready      atomic.Bool
+	now        func() time.Time
+}
+
+// New builds a server over an etcd client. Call Start before serving.
+func New(cfg Config) (*Server, error) {
+	if cfg.Registry == nil || cfg.Etcd == nil {
+		return nil, errors.New("apiserver: a registry and an etcd client are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxRequestBytes == 0 {
+		cfg.MaxRequestBytes = 3 << 20
+	}
+	if cfg.BookmarkInterval == 0 {
+		cfg.BookmarkInterval = time.Minute
+	}
+	if cfg.EventTTL == 0 {
+		cfg.EventTTL = time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		registry:  cfg.Registry,
+		scheme:    cfg.Registry.Scheme(),
+		codecs:    serializer.NewCodecFactory(cfg.Registry.Scheme(), serializer.EnableStrict),
+		metrics:   newMetrics(),
+		resources: map[*manifests.Type]*resource{},
+		now:       cfg.Now,
+	}
+	s.store = storage.New(cfg.Etcd, storage.Options{
+		Logger:             cfg.Logger,
+		Observe:            s.metrics.observeEtcd,
+		CompactionInterval: cfg.CompactionInterval,
+	})
+	// Stored types first, so converted views can share their caches.
+	for _, t := range cfg.Registry.Types() {
+		if t.Storage != nil {
+			continue
+		}
+		res := &resource{s: s, t: t, stored: t, fields: selectableFields(t.GroupVersionKind), printer: tables.For(t.GroupVersionKind)}
+		res.prefix = storage.ResourcePrefix(t.GroupVersionKind.Group, t.Resource)
+		res.cache = s.store.Register(res.prefix, t.Namespaced, storage.Codec{Decode: res.decodeStored, Fields: res.fields.extract})
+		if t.GroupVersionKind == corev1.SchemeGroupVersion.WithKind("Event") {
+			res.ttl = int64(cfg.EventTTL / time.Second)
+		}
+		s.resources[t] = res
+		if t.GroupVersionKind == corev1.SchemeGroupVersion.WithKind("Namespace") {
+			s.namespaces = res
+		}
+	}
+	for _, t := range cfg.Registry.Types() {
+		if t.Storage == nil {
+			continue
+		}
+		st, ok := cfg.Registry.ByKind(*t.Storage)
+		if !ok {
+			return nil, fmt.Errorf("apiserver: %s is stored as %s, which is not registered", t.GroupVersionKind, *t.Storage)
+		}
+		base := s.resources[st]
+		s.resources[t] = &resource{s: s, t: t, stored: st, cache: base.cache, prefix: base.prefix, ttl: base.ttl,
+			fields: base.fields, printer: tables.For(t.GroupVersionKind)}
+	}
+	if s.namespaces == nil {
+		return nil, errors.New("apiserver: the registry has no namespaces")
+	}
+	s.discovery = newDiscovery(cfg.Registry)
+	return s, nil
+}
+
+// Start loads the watch cache and creates the bootstrap namespaces. The
+// store follows etcd until ctx ends.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.store.Start(ctx); err != nil {
+		return err
+	}
+	for _, name := range bootstrapNamespaces {
+		ns := &corev1.Namespace{TypeMeta: metav1.TypeMeta{Kind: "Namespace", APIVersion: "v1"}, ObjectMeta: metav1.ObjectMeta{Name: name}}
+		_, err := s.createObject(ctx, s.namespaces, "", ns, false)
+		if err != nil && !apierrors.IsAlreadyExists(toStatusError(err, schema.GroupResource{}, "")) {
+			return fmt.Errorf("apiserver: create namespace %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Store exposes the object store (for tools and tests, e.g. compaction).
+func (s *Server) Store() *storage.Store { return s.store }
+
+// SetReady marks the server ready (its kubeconfig and tokens are written);
+// /readyz also requires etcd to answer.
+func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+// publicPaths are served without credentials, as kube-apiserver's default
+// system:public-info-viewer binding allows.
+func publicPath(p string) bool {
+	switch p {
+	case "/healthz", "/livez", "/readyz", "/version", "/version/":
+		return true
+	}
+	return strings.HasPrefix(p, "/healthz/") || strings.HasPrefix(p, "/livez/") || strings.HasPrefix(p, "/readyz/")
+}
+
+// authenticate returns the user the request's bearer token names.
+func (s *Server) authenticate(r *http.Request) (User, bool) {
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		return User{}, false
+	}
+	tok = strings.TrimSpace(tok)
+	for known, u := range s.cfg.Tokens {
+		if subtle.ConstantTimeCompare([]byte(known), []byte(tok)) == 1 {
+			return u, true
+		}
+	}
+	return User{}, false
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// ServeHTTP routes a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w}
+	var info *requestInfo
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			if rec.code == 0 {
+				s.writeError(rec, r, apierrors.NewInternalError(fmt.Errorf("%v", p)), schema.GroupResource{}, "")
+			}
+		}
+		verb, group, resource, sub := strings.ToUpper(r.Method), "", "", ""
+		if info != nil {
+			verb, group, resource, sub = strings.ToUpper(info.verb), info.gv.Group, info.typ.Resource, info.subresource
+		}
+		code := rec.code
+		if code == 0 {
+			code = http.StatusOK
+		}
+		s.metrics.requests.WithLabelValues(verb, group, resource, sub, strconv.Itoa(code)).Inc()
+		if verb != "WATCH" {
+			s.metrics.latency.WithLabelValues(verb, group, resource, sub).Observe(time.Since(start).Seconds())
+		}
+	}()
+	w = rec
+
+	if !publicPath(r.URL.Path) {
+		if _, ok := s.authenticate(r); !ok {
+			s.writeError(w, r, apierrors.NewUnauthorized("Unauthorized"), schema.GroupResource{}, "")
+			return
+		}
+	}
+	switch p := r.URL.Path; {
+	case p == "/version" || p == "/version/":
+		writeJSONValue(w, http.StatusOK, mediaJSON, s.cfg.Version)
+		return
+	case p == "/healthz" || p == "/livez" || strings.HasPrefix(p, "/healthz/") || strings.HasPrefix(p, "/livez/"):
+		s.serveHealth(w, r, false)
+		return
+	case p == "/readyz" || strings.HasPrefix(p, "/readyz/"):
+		s.serveHealth(w, r, true)
+		return
+	case p == "/metrics":
+		promhttp.HandlerFor(prometheus.Gatherers{s.metrics.registry, prometheus.DefaultGatherer}, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+		return
+	case p == "/openapi/v2" || p == "/openapi/v3" || strings.HasPrefix(p, "/openapi/v3/"):
+		if s.cfg.OpenAPI == nil {
+			s.writeError(w, r, notFoundPath(r), schema.GroupResource{}, "")
+			return
+		}
+		s.cfg.OpenAPI.ServeHTTP(w, r)
+		return
+	}
+	if r.Method == http.MethodGet && s.discovery.serve(w, r) {
+		return
+	}
+	var ok bool
+	var err error
+	info, ok, err = s.parseResourcePath(r)
+	if !ok {
+		s.writeError(w, r, notFoundPath(r), schema.GroupResource{}, "")
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err, schema.GroupResource{}, "")
+		return
+	}
+	s.serveResource(w, r, info)
+}
+
+func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info *requestInfo) {
+	res := s.resources[info.typ]
+	if info.verb != "watch" {
+		// Bound the time to read the body of a request that is not a
+		// stream, so a slow client cannot hold a handler forever.
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Now().Add(60 * time.Second))
+	}
+	switch info.verb {
+	case "get":
+		switch info.subresource {
+		case "", "status", "scale":
+			s.get(w, r, res, info)
+		default:
+			s.writeError(w, r, methodNotSupported(info, "get "+info.subresource), res.gr(), info.name)
+		}
+	case "list":
+		s.list(w, r, res, info)
+	case "watch":
+		s.serveWatch(w, r, res, info)
+	case "create":
+		s.create(w, r, res, info)
+	case "update":
+		if info.subresource == "binding" {
+			s.writeError(w, r, methodNotSupported(info, "update binding"), res.gr(), info.name)
+			return
+		}
+		s.update(w, r, res, info)
+	case "patch":
+		if info.subresource == "binding" || info.subresource == "finalize" {
+			s.writeError(w, r, methodNotSupported(info, "patch "+info.subresource), res.gr(), info.name)
+			return
+		}
+		s.patch(w, r, res, info)
+	case "delete":
+		s.delete(w, r, res, info)
+	case "deletecollection":
+		s.deleteCollection(w, r, res, info)
+	}
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request, readiness bool) {
+	type check struct {
+		name string
+		err  error
+	}
+	var checks []check
+	checks = append(checks, check{"ping", nil})
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks = append(checks, check{"etcd", s.store.Health(ctx)})
+	if readiness {
+		var err error
+		if !s.ready.Load() {
+			err = errors.New("the server is still starting")
+		}
+		checks = append(checks, check{"bootstrap", err})
+	}
+	var b strings.Builder
+	failed := false
+	for _, c := range checks {
+		if c.err != nil {
+			failed = true
+			fmt.Fprintf(&b, "[-]%s failed: %v\n", c.name, c.err)
+		} else {
+			fmt.Fprintf(&b, "[+]%s ok\n", c.name)
+		}
+	}
+	what := strings.TrimPrefix(r.URL.Path, "/")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if failed {
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintf(w, "%s%s check failed\n", b.String(), what)
+		return
+	}
+	if _, verbose := r.URL.Query()["verbose"]; verbose {
+		fmt.Fprintf(w, "%s%s check passed\n", b.String(), what)
+		return
+	}
+	fmt.Fprint(w, "ok")
+}

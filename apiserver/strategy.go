@@ -1,0 +1,214 @@
+package apiserver
+
+import (
+	"reflect"
+	"time"
+
+	"github.com/google/uuid"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// The strategy is what kube-apiserver's per-type rest strategies do to an
+// object on its way in: system-owned metadata, the split between the main
+// resource (spec) and the status subresource, and metadata.generation.
+// It works on any k8s.io/api type through its Spec and Status fields.
+
+// generationKinds are the kinds whose strategy tracks metadata.generation
+// (bumped when the spec changes) in Kubernetes.
+var generationKinds = map[schema.GroupVersionKind]bool{
+	corev1.SchemeGroupVersion.WithKind("Pod"):                   true,
+	appsv1.SchemeGroupVersion.WithKind("Deployment"):            true,
+	appsv1.SchemeGroupVersion.WithKind("ReplicaSet"):            true,
+	appsv1.SchemeGroupVersion.WithKind("StatefulSet"):           true,
+	appsv1.SchemeGroupVersion.WithKind("DaemonSet"):             true,
+	batchv1.SchemeGroupVersion.WithKind("Job"):                  true,
+	batchv1.SchemeGroupVersion.WithKind("CronJob"):              true,
+	networkingv1.SchemeGroupVersion.WithKind("Ingress"):         true,
+	corev1.SchemeGroupVersion.WithKind("ReplicationController"): true,
+}
+
+// keepStatusOnCreate are kinds whose status may be set by the creator
+// (the node agent registers a Node with its status).
+var keepStatusOnCreate = map[schema.GroupVersionKind]bool{
+	corev1.SchemeGroupVersion.WithKind("Node"): true,
+}
+
+func structField(obj runtime.Object, name string) (reflect.Value, bool) {
+	v := reflect.ValueOf(obj)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return reflect.Value{}, false
+	}
+	f := v.Elem().FieldByName(name)
+	return f, f.IsValid() && f.CanSet()
+}
+
+// copyField sets dst.<name> to a deep copy of src.<name>.
+func copyField(dst, src runtime.Object, name string) {
+	d, ok := structField(dst, name)
+	if !ok {
+		return
+	}
+	c, ok := structField(src.DeepCopyObject(), name)
+	if !ok {
+		return
+	}
+	d.Set(c)
+}
+
+func resetField(obj runtime.Object, name string) {
+	if f, ok := structField(obj, name); ok {
+		f.Set(reflect.Zero(f.Type()))
+	}
+}
+
+// specChanged reports whether anything outside metadata and status differs.
+func specChanged(a, b runtime.Object) bool {
+	if f1, ok := structField(a, "Spec"); ok {
+		f2, _ := structField(b, "Spec")
+		return !equality.Semantic.DeepEqual(f1.Interface(), f2.Interface())
+	}
+	ac, bc := a.DeepCopyObject(), b.DeepCopyObject()
+	for _, o := range []runtime.Object{ac, bc} {
+		resetField(o, "ObjectMeta")
+		resetField(o, "Status")
+		resetField(o, "TypeMeta")
+	}
+	return !equality.Semantic.DeepEqual(ac, bc)
+}
+
+// prepareForCreate sets the system-owned fields of a new object.
+func (res *resource) prepareForCreate(obj runtime.Object, now time.Time) {
+	m, _ := meta.Accessor(obj)
+	m.SetUID(types.UID(uuid.NewString()))
+	m.SetCreationTimestamp(metav1.NewTime(now.Truncate(time.Second)))
+	m.SetResourceVersion("")
+	m.SetDeletionTimestamp(nil)
+	m.SetDeletionGracePeriodSeconds(nil)
+	m.SetManagedFields(nil)
+	m.SetSelfLink("")
+	m.SetGeneration(0)
+	if generationKinds[res.t.GroupVersionKind] {
+		m.SetGeneration(1)
+	}
+	if res.t.HasStatus() && !keepStatusOnCreate[res.t.GroupVersionKind] {
+		resetField(obj, "Status")
+	}
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		o.Status.Phase = corev1.PodPending
+		o.Status.QOSClass = podQOSClass(&o.Spec)
+		if o.Spec.NodeName != "" {
+			// A pod created already bound counts as scheduled.
+			o.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(now.Truncate(time.Second))}}
+		}
+	case *corev1.Namespace:
+		o.Status.Phase = corev1.NamespaceActive
+	}
+}
+
+// prepareForUpdate carries the system-owned fields over from the existing
+// object and keeps the half of the object the subresource may not change.
+// It returns the object to store, which may be a new object.
+func (res *resource) prepareForUpdate(obj, old runtime.Object, subresource string) runtime.Object {
+	switch subresource {
+	case "status":
+		// Everything but status comes from the existing object, as
+		// kube-apiserver's ResetObjectMetaForStatus does.
+		out := old.DeepCopyObject()
+		copyField(out, obj, "Status")
+		om, _ := meta.Accessor(out)
+		nm, _ := meta.Accessor(obj)
+		om.SetResourceVersion(nm.GetResourceVersion())
+		return out
+	case "binding":
+		// The binding handler changed only spec.nodeName, annotations and
+		// the PodScheduled condition of a copy of the current object.
+		return obj
+	case "finalize":
+		out := old.DeepCopyObject().(*corev1.Namespace)
+		out.Spec.Finalizers = obj.(*corev1.Namespace).Spec.Finalizers
+		out.ResourceVersion = obj.(*corev1.Namespace).ResourceVersion
+		return out
+	}
+	m, _ := meta.Accessor(obj)
+	om, _ := meta.Accessor(old)
+	m.SetUID(om.GetUID())
+	m.SetCreationTimestamp(om.GetCreationTimestamp())
+	m.SetDeletionTimestamp(om.GetDeletionTimestamp())
+	m.SetDeletionGracePeriodSeconds(om.GetDeletionGracePeriodSeconds())
+	m.SetManagedFields(om.GetManagedFields())
+	m.SetSelfLink("")
+	if res.t.HasStatus() {
+		copyField(obj, old, "Status")
+	}
+	m.SetGeneration(om.GetGeneration())
+	if generationKinds[res.t.GroupVersionKind] && specChanged(obj, old) {
+		m.SetGeneration(om.GetGeneration() + 1)
+	}
+	if n, ok := obj.(*corev1.Namespace); ok {
+		n.Status = old.(*corev1.Namespace).Status
+	}
+	return obj
+}
+
+// podQOSClass computes the pod's QoS class as Kubernetes does: Guaranteed
+// when every container has equal cpu and memory requests and limits,
+// BestEffort when none has any, else Burstable.
+func podQOSClass(spec *corev1.PodSpec) corev1.PodQOSClass {
+	requests, limits := corev1.ResourceList{}, corev1.ResourceList{}
+	zero := true
+	guaranteed := true
+	all := append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...)
+	for _, c := range all {
+		for name, q := range c.Resources.Requests {
+			if name != corev1.ResourceCPU && name != corev1.ResourceMemory {
+				continue
+			}
+			if !q.IsZero() {
+				zero = false
+			}
+			cur := requests[name]
+			cur.Add(q)
+			requests[name] = cur
+		}
+		seen := map[corev1.ResourceName]bool{}
+		for name, q := range c.Resources.Limits {
+			if name != corev1.ResourceCPU && name != corev1.ResourceMemory {
+				continue
+			}
+			if !q.IsZero() {
+				zero = false
+				seen[name] = true
+			}
+			cur := limits[name]
+			cur.Add(q)
+			limits[name] = cur
+		}
+		if !seen[corev1.ResourceCPU] || !seen[corev1.ResourceMemory] {
+			guaranteed = false
+		}
+	}
+	if zero {
+		return corev1.PodQOSBestEffort
+	}
+	if guaranteed {
+		for name, l := range limits {
+			if r, ok := requests[name]; ok && r.Cmp(l) != 0 {
+				guaranteed = false
+			}
+		}
+	}
+	if guaranteed && len(limits) == 2 {
+		return corev1.PodQOSGuaranteed
+	}
+	return corev1.PodQOSBurstable
+}
