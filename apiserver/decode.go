@@ -96,10 +96,18 @@ func (s *Server) decodeObject(body []byte, mediaType string, want schema.GroupVe
 	return obj, warnings, nil
 }
 
-// decodeOptions decodes an options body (DeleteOptions) sent as JSON or
-// YAML; its apiVersion and kind, if any, are not checked (clients send
-// "v1", "meta.k8s.io/v1" or nothing).
-func decodeOptions(body []byte, into runtime.Object) error {
+// decodeOptions decodes an options body (DeleteOptions): protobuf, as
+// client-go sends for built-in types, or JSON/YAML. Its apiVersion is not
+// checked: clients send the resource's group version, "meta.k8s.io/v1" or
+// nothing.
+func (s *Server) decodeOptions(body []byte, mediaType string, into runtime.Object) error {
+	if mediaType == mediaProtobuf {
+		info, _ := runtime.SerializerInfoForMediaType(s.codecs.SupportedMediaTypes(), mediaProtobuf)
+		if _, _, err := info.Serializer.Decode(body, nil, into); err != nil {
+			return apierrors.NewBadRequest(fmt.Sprintf("invalid options: %v", err))
+		}
+		return nil
+	}
 	if err := yaml.Unmarshal(body, into); err != nil {
 		return apierrors.NewBadRequest(fmt.Sprintf("invalid options: %v", err))
 	}

@@ -103,6 +103,10 @@ func (s *Server) parseListOptions(r *http.Request, res *resource, info *requestI
 		cont:      q.Get("continue"),
 		bookmarks: isTrue(q.Get("allowWatchBookmarks")),
 	}
+	if v := q.Get("sendInitialEvents"); v != "" {
+		b := isTrue(v)
+		o.sendInitialEvents = &b
+	}
 	o.pred.Namespace = info.namespace
 	sel, err := labels.Parse(q.Get("labelSelector"))
 	if err != nil {
@@ -124,15 +128,13 @@ func (s *Server) parseListOptions(r *http.Request, res *resource, info *requestI
 		}
 		o.timeout = time.Duration(n) * time.Second
 	}
-	if v := q.Get("sendInitialEvents"); v != "" {
-		b := isTrue(v)
-		o.sendInitialEvents = &b
-	}
 	var errs field.ErrorList
 	switch o.rvMatch {
 	case "":
 	case metav1.ResourceVersionMatchNotOlderThan, metav1.ResourceVersionMatchExact:
-		if o.rv == "" {
+		// A watch-list (sendInitialEvents) may leave resourceVersion unset:
+		// "the most recent state".
+		if o.rv == "" && o.sendInitialEvents == nil {
 			errs = append(errs, field.Forbidden(field.NewPath("resourceVersionMatch"), "resourceVersionMatch is forbidden unless resourceVersion is provided"))
 		}
 		if o.rvMatch == metav1.ResourceVersionMatchExact && o.rv == "0" {

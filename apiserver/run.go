@@ -29,7 +29,7 @@ type RunOptions struct {
 	// TLSSANs are extra names or addresses for the serving certificate.
 	TLSSANs []string
 	// EtcdEndpoints selects an external etcd instead of the embedded one.
-	EtcdEndpoints                        []string
+	EtcdEndpoints                         []string
 	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
 	// EtcdQuotaBytes caps the embedded etcd's database (default 2 GiB).
 	EtcdQuotaBytes     int64

@@ -357,7 +357,7 @@ func (s *Server) deleteOptions(w http.ResponseWriter, r *http.Request) (*metav1.
 		return nil, err
 	}
 	if len(bytes.TrimSpace(body)) > 0 {
-		if err := decodeOptions(body, opts); err != nil {
+		if err := s.decodeOptions(body, requestMediaType(r), opts); err != nil {
 			return nil, err
 		}
 	}

@@ -80,6 +80,23 @@ func (c *Cache) reset() {
 	}
 }
 
+// trimHistory drops the events a watch could no longer get from etcd
+// after a compaction at rev: a watch from N needs etcd revision N+1, which
+// survives only if N+1 >= rev.
+func (c *Cache) trimHistory(rev int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.history)
+	for c.histLen > 0 && c.history[c.histHead].Rev() < rev {
+		c.history[c.histHead] = Event{}
+		c.histHead = (c.histHead + 1) % n
+		c.histLen--
+	}
+	if c.histStart < rev-1 {
+		c.histStart = rev - 1
+	}
+}
+
 func (c *Cache) record(ev Event) {
 	n := len(c.history)
 	if c.histLen == n {
@@ -290,7 +307,7 @@ func (c *Cache) removeWatcher(id int) {
 // watchEtcd serves a watch from a revision older than the cache's history
 // straight from etcd, which keeps history until compaction.
 func (c *Cache) watchEtcd(ctx context.Context, w *Watcher, rev int64) (*Watcher, error) {
-	if rev > 0 && rev < c.store.Compacted() {
+	if rev > 0 && rev+1 < c.store.Compacted() {
 		return nil, fmt.Errorf("revision %d: %w", rev, ErrExpired)
 	}
 	from, to := c.scope(w.opts.Predicate.Namespace)

@@ -488,7 +488,8 @@ func (s *Store) ListPage(ctx context.Context, prefix, startKey string, rev int64
 	if r == nil {
 		return Page{}, fmt.Errorf("storage: no resource registered for %s", prefix)
 	}
-	if rev > 0 && rev <= s.compacted.Load() {
+	// etcd can still read at the compaction revision itself.
+	if rev > 0 && rev < s.compacted.Load() {
 		return Page{}, fmt.Errorf("revision %d: %w", rev, ErrExpired)
 	}
 	end := clientv3.GetPrefixRangeEnd(prefix)
@@ -602,12 +603,24 @@ func (s *Store) compactOnce(ctx context.Context, version, compactTo int64) (int6
 	return version + 1, cur, nil
 }
 
+// setCompacted records a compaction and trims the caches' histories to
+// match, so a watch from a compacted revision is refused (410) whether the
+// cache or etcd would serve it: history is kept for one compaction
+// interval, no more and no less.
 func (s *Store) setCompacted(rev int64) {
 	for {
 		old := s.compacted.Load()
-		if rev <= old || s.compacted.CompareAndSwap(old, rev) {
+		if rev <= old {
 			return
 		}
+		if s.compacted.CompareAndSwap(old, rev) {
+			break
+		}
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, r := range s.resources {
+		r.cache.trimHistory(rev)
 	}
 }
 
