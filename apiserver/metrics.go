@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // metrics uses kube-apiserver's metric names so existing dashboards and
@@ -39,8 +38,10 @@ func newMetrics() *metrics {
 			Help: "Number of currently open watches for a given resource.",
 		}, []string{"resource"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.etcd, m.watchers,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The Go runtime and process collectors are already in Prometheus's
+	// default registry (etcd registers its metrics there too), which
+	// /metrics serves beside this one.
+	m.registry.MustRegister(m.requests, m.latency, m.etcd, m.watchers)
 	return m
 }
 

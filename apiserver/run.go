@@ -50,8 +50,12 @@ type Running struct {
 	NodeToken      string
 	KubeconfigPath string
 
+	etcd *clientv3.Client
 	done chan error
 }
+
+// Etcd returns the server's etcd client (benchmarks compare against it).
+func (r *Running) Etcd() *clientv3.Client { return r.etcd }
 
 // Wait blocks until the server has stopped and returns why.
 func (r *Running) Wait() error { return <-r.done }
@@ -184,6 +188,7 @@ func Run(ctx context.Context, o RunOptions) (*Running, error) {
 	running := &Running{
 		Server: srv, URL: url, CAPEM: creds.CAPEM, AdminToken: creds.AdminToken, NodeToken: creds.NodeToken,
 		KubeconfigPath: filepath.Join(o.DataDir, pki.KubeconfigFile),
+		etcd:           client,
 		done:           make(chan error, 1),
 	}
 	serveErr := make(chan error, 1)

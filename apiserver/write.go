@@ -187,7 +187,12 @@ func (s *Server) guaranteedUpdate(ctx context.Context, res *resource, namespace,
 			}
 			nm.SetNamespace(namespace)
 		}
-		if rv := nm.GetResourceVersion(); rv != "" && rv != revString(rev) {
+		switch rv := nm.GetResourceVersion(); rv {
+		case revString(rev):
+		case "":
+			// An unconditional update: it applies to the revision read.
+			nm.SetResourceVersion(revString(rev))
+		default:
 			return nil, apierrors.NewConflict(res.gr(), name, errors.New(conflictMessage))
 		}
 		if subresource == "" {

@@ -116,24 +116,31 @@ func (c *Cache) record(ev Event) {
 	}
 }
 
-func (c *Cache) put(cur, prev *Entry, created bool) {
+// put applies a write. The previous state comes from the cache itself,
+// which holds every object since it was loaded.
+func (c *Cache) put(cur *Entry, created bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	old, had := c.tree.ReplaceOrInsert(cur)
-	if had && prev == nil {
-		prev = old
+	prev, had := c.tree.ReplaceOrInsert(cur)
+	if created || !had {
+		c.record(Event{Type: watch.Added, Object: cur})
+		return
 	}
-	typ := watch.Modified
-	if created || prev == nil {
-		typ, prev = watch.Added, nil
-	}
-	c.record(Event{Type: typ, Object: cur, Prev: prev})
+	c.record(Event{Type: watch.Modified, Object: cur, Prev: prev})
 }
 
-func (c *Cache) delete(last, prev *Entry) {
+// delete applies a deletion at revision rev.
+func (c *Cache) delete(key string, rev int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.tree.Delete(last)
+	prev, had := c.tree.Delete(&Entry{Key: key})
+	if !had {
+		// Deleted before the cache saw it (cannot happen after a complete
+		// load); nothing to tell watchers about.
+		c.applied = rev
+		return
+	}
+	last := newEntry(c.res, key, rev, prev.Raw)
 	c.record(Event{Type: watch.Deleted, Object: last, Prev: prev})
 }
 

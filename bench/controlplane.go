@@ -1,0 +1,445 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/skiff-dev/skiff/apiserver"
+	"github.com/skiff-dev/skiff/e2e/cluster"
+)
+
+// inProcess runs an API server with embedded etcd in the benchmark's own
+// process, so raw etcd puts can be measured on the very same etcd.
+func inProcess(e *env, name string) (*apiserver.Running, context.CancelFunc, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := apiserver.Run(ctx, apiserver.RunOptions{DataDir: filepath.Join(e.tmp, name), Listen: "127.0.0.1:0"})
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return r, func() { cancel(); _ = r.Wait() }, nil
+}
+
+// unthrottled is a client config with client-go's rate limiter off: the
+// default 5 QPS would measure the limiter, not the server.
+func unthrottled(cfg *rest.Config) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = -1, 0
+	return cfg
+}
+
+// rate runs op from conc goroutines for d and returns operations per second.
+func rate(conc int, d time.Duration, op func(worker, i int) error) (float64, error) {
+	var n atomic.Int64
+	var firstErr atomic.Value
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline); i++ {
+				if err := op(w, i); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				n.Add(1)
+			}
+		}(w)
+	}
+	wg.Wait()
+	if err, ok := firstErr.Load().(error); ok {
+		return 0, err
+	}
+	return float64(n.Load()) / time.Since(start).Seconds(), nil
+}
+
+func kib(n int) string { return strings.Repeat("x", n*1024) }
+
+func benchCreates(e *env) ([]Result, error) {
+	r, stop, err := inProcess(e, "creates")
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	cs, err := kubernetes.NewForConfig(unthrottled(r.RESTConfig()))
+	if err != nil {
+		return nil, err
+	}
+	d := 5 * time.Second
+	if e.quick {
+		d = 2 * time.Second
+	}
+	// The raw puts store the same bytes the API stores for one object.
+	sample, _ := json.Marshal(&corev1.ConfigMap{TypeMeta: metav1.TypeMeta{Kind: "ConfigMap", APIVersion: "v1"},
+		ObjectMeta: metav1.ObjectMeta{Name: "bench-0-0", Namespace: "default", UID: "3b7d1a2e-7c55-4a8e-9d0c-6a4c6b1f2e3d", CreationTimestamp: metav1.Now()},
+		Data:       map[string]string{"payload": kib(1)}})
+	ctx := context.Background()
+	var out []Result
+	round := 0
+	for _, conc := range e.concurrency([]int{1, 32}) {
+		var api, raw []float64
+		for rep := 0; rep < 2; rep++ {
+			round++
+			rr, err := rate(conc, d, func(w, i int) error {
+				_, err := r.Etcd().Put(ctx, fmt.Sprintf("/bench/raw/%d/%d/%d", round, w, i), string(sample))
+				return err
+			})
+			if err != nil {
+				return nil, fmt.Errorf("raw put: %w", err)
+			}
+			raw = append(raw, rr)
+			ar, err := rate(conc, d, func(w, i int) error {
+				_, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{
+					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%d-%d-%d", round, w, i)},
+					Data:       map[string]string{"payload": kib(1)},
+				}, metav1.CreateOptions{})
+				return err
+			})
+			if err != nil {
+				return nil, fmt.Errorf("api create: %w", err)
+			}
+			api = append(api, ar)
+		}
+		a, b := mean(api), mean(raw)
+		out = append(out, Result{
+			Scenario: "controlplane/creates", Metric: fmt.Sprintf("client-go creates/s, 1 KiB ConfigMaps, concurrency %d", conc),
+			Unit: "/s", Ours: a, Baseline: b, BaselineName: "raw etcd puts, same etcd", Ratio: a / b,
+			Target: "ratio ≥ 0.8", Met: a/b >= 0.8,
+		})
+	}
+	return out, nil
+}
+
+func mean(xs []float64) float64 {
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(p/100*float64(len(s)-1) + 0.5)
+	return s[i]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// benchPod is a typical pod of a Deployment: what a LIST of pods returns.
+func benchPod(i int) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:   fmt.Sprintf("web-7d4b9c8f6-%05d", i),
+			Labels: map[string]string{"app": "web", "pod-template-hash": "7d4b9c8f6", "tier": "frontend"},
+			Annotations: map[string]string{"kubectl.kubernetes.io/restartedAt": "2026-11-28T00:00:00Z"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-7d4b9c8f6",
+				UID: "0b6c7a4e-9d7f-4a0b-8f3e-2c1d5e6f7a8b", Controller: boolp(true), BlockOwnerDeletion: boolp(true)}},
+		},
+		Spec: corev1.PodSpec{
+			NodeName: fmt.Sprintf("node-%d", i%10),
+			Containers: []corev1.Container{{
+				Name: "web", Image: "registry.example.com/team/web:1.4.2",
+				Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080, Protocol: corev1.ProtocolTCP}},
+				Env:   []corev1.EnvVar{{Name: "MODE", Value: "production"}, {Name: "LOG_LEVEL", Value: "info"}},
+				Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
+					Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
+				},
+				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstrFromString("http")}}},
+			}},
+		},
+	}
+}
+
+func boolp(b bool) *bool { return &b }
+
+func benchReads(e *env) ([]Result, error) {
+	r, stop, err := inProcess(e, "reads")
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	cfg := unthrottled(r.RESTConfig())
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "one"}, Data: map[string]string{"a": kib(1)}}, metav1.CreateOptions{}); err != nil {
+		return nil, err
+	}
+	gets := 3000
+	if e.quick {
+		gets = 1000
+	}
+	var lat []time.Duration
+	for i := 0; i < gets; i++ {
+		t0 := time.Now()
+		if _, err := cs.CoreV1().ConfigMaps("default").Get(ctx, "one", metav1.GetOptions{}); err != nil {
+			return nil, err
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	out := []Result{{
+		Scenario: "controlplane/reads", Metric: "GET one object, client-go, p99", Unit: "ms",
+		Ours: ms(percentile(lat, 99)), Target: "≤ 5 ms", Met: percentile(lat, 99) <= 5*time.Millisecond,
+		Note: fmt.Sprintf("p50 %.2f ms over %d GETs", ms(percentile(lat, 50)), gets),
+	}}
+
+	// 10,000 pods, then repeated LISTs.
+	const pods = 10000
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var createErr atomic.Value
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= pods {
+					return
+				}
+				if _, err := cs.CoreV1().Pods("default").Create(ctx, benchPod(i), metav1.CreateOptions{}); err != nil {
+					createErr.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, ok := createErr.Load().(error); ok {
+		return nil, err
+	}
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	lists := 20
+	var raw, typed []time.Duration
+	var size int
+	for i := 0; i < lists; i++ {
+		t0 := time.Now()
+		req, _ := http.NewRequest("GET", r.URL+"/api/v1/namespaces/default/pods", nil)
+		req.Header.Set("Accept", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		raw = append(raw, time.Since(t0))
+		size = int(n)
+		t0 = time.Now()
+		l, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		if len(l.Items) != pods {
+			return nil, fmt.Errorf("listed %d pods, want %d", len(l.Items), pods)
+		}
+		typed = append(typed, time.Since(t0))
+	}
+	out = append(out, Result{
+		Scenario: "controlplane/reads", Metric: "LIST 10,000 pods, p99 (response fully read)", Unit: "ms",
+		Ours: ms(percentile(raw, 99)), Target: "≤ 300 ms", Met: percentile(raw, 99) <= 300*time.Millisecond,
+		Note: fmt.Sprintf("p50 %.0f ms, %.1f MB; with client-go decoding the JSON: p50 %.0f ms, p99 %.0f ms",
+			ms(percentile(raw, 50)), float64(size)/1e6, ms(percentile(typed, 50)), ms(percentile(typed, 99))),
+	})
+	return out, nil
+}
+
+func benchWatchFanout(e *env) ([]Result, error) {
+	r, stop, err := inProcess(e, "fanout")
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	cs, err := kubernetes.NewForConfig(unthrottled(r.RESTConfig()))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "fan"}}, metav1.CreateOptions{}); err != nil {
+		return nil, err
+	}
+	const watchers = 100
+	writes := 100
+	if e.quick {
+		writes = 30
+	}
+	sent := make([]time.Time, writes+1)
+	var mu sync.Mutex
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	ready := make(chan struct{}, watchers)
+	for i := 0; i < watchers; i++ {
+		w, err := cs.CoreV1().ConfigMaps("default").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=fan"})
+		if err != nil {
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer w.Stop()
+			seen := 0
+			for ev := range w.ResultChan() {
+				if ev.Type != watch.Modified {
+					if ev.Type == watch.Added {
+						ready <- struct{}{}
+					}
+					continue
+				}
+				got := time.Now()
+				n, _ := strconv.Atoi(ev.Object.(*corev1.ConfigMap).Data["n"])
+				mu.Lock()
+				lat = append(lat, got.Sub(sent[n]))
+				mu.Unlock()
+				if seen++; seen == writes {
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < watchers; i++ {
+		<-ready
+	}
+	for n := 1; n <= writes; n++ {
+		mu.Lock()
+		sent[n] = time.Now()
+		mu.Unlock()
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "fan"}, Data: map[string]string{"n": strconv.Itoa(n)}}
+		if _, err := cs.CoreV1().ConfigMaps("default").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+			return nil, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	wg.Wait()
+	p99 := percentile(lat, 99)
+	return []Result{{
+		Scenario: "controlplane/watch-fanout", Metric: "one write delivered to 100 watchers, p99", Unit: "ms",
+		Ours: ms(p99), Target: "≤ 100 ms", Met: p99 <= 100*time.Millisecond,
+		Note: fmt.Sprintf("p50 %.2f ms over %d deliveries (write start → event decoded)", ms(percentile(lat, 50)), len(lat)),
+	}}, nil
+}
+
+func benchColdStart(e *env) ([]Result, error) {
+	runs := 10
+	if e.quick {
+		runs = 3
+	}
+	var ds []time.Duration
+	for i := 0; i < runs; i++ {
+		port, err := cluster.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		dir := filepath.Join(e.tmp, fmt.Sprintf("cold-%d", i))
+		t0 := time.Now()
+		cmd := exec.Command(e.skiffBin, "server", "--data-dir", dir, "--listen", fmt.Sprintf("127.0.0.1:%d", port))
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		err = pollReady(fmt.Sprintf("https://127.0.0.1:%d/readyz", port), 20*time.Second)
+		d := time.Since(t0)
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	p50 := percentile(ds, 50)
+	return []Result{{
+		Scenario: "controlplane/cold-start", Metric: "skiff server, empty data dir → /readyz 200, p50", Unit: "ms",
+		Ours: ms(p50), Target: "≤ 1000 ms (k3s server ~1.4–1.6 GiB RSS, k3d ~20 s cold start)", Met: p50 <= time.Second,
+		Note: fmt.Sprintf("max %.0f ms over %d runs", ms(percentile(ds, 100)), runs),
+	}}, nil
+}
+
+func pollReady(url string, timeout time.Duration) error {
+	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	defer c.CloseIdleConnections()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if resp, err := c.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not ready within %s", url, timeout)
+}
+
+func benchIdleRSS(e *env) ([]Result, error) {
+	wait := time.Minute
+	if e.quick {
+		wait = 10 * time.Second
+	}
+	port, err := cluster.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(e.skiffBin, "server", "--data-dir", filepath.Join(e.tmp, "idle"), "--listen", fmt.Sprintf("127.0.0.1:%d", port))
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+	if err := pollReady(fmt.Sprintf("https://127.0.0.1:%d/readyz", port), 20*time.Second); err != nil {
+		return nil, err
+	}
+	time.Sleep(wait)
+	rss, err := rssMiB(cmd.Process.Pid)
+	if err != nil {
+		return nil, err
+	}
+	return []Result{{
+		Scenario: "controlplane/idle-rss", Metric: fmt.Sprintf("skiff server RSS after %s idle", wait), Unit: "MiB",
+		Ours: rss, Target: "≤ 100 MiB (k3s server ~1.4–1.6 GiB, k0s controller ~510 MB)", Met: rss <= 100,
+	}}, nil
+}
+
+func rssMiB(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, err := strconv.ParseFloat(f[1], 64)
+			return kb / 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+}
