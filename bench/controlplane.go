@@ -157,8 +157,8 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func benchPod(i int) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:   fmt.Sprintf("web-7d4b9c8f6-%05d", i),
-			Labels: map[string]string{"app": "web", "pod-template-hash": "7d4b9c8f6", "tier": "frontend"},
+			Name:        fmt.Sprintf("web-7d4b9c8f6-%05d", i),
+			Labels:      map[string]string{"app": "web", "pod-template-hash": "7d4b9c8f6", "tier": "frontend"},
 			Annotations: map[string]string{"kubectl.kubernetes.io/restartedAt": "2026-11-28T00:00:00Z"},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-7d4b9c8f6",
 				UID: "0b6c7a4e-9d7f-4a0b-8f3e-2c1d5e6f7a8b", Controller: boolp(true), BlockOwnerDeletion: boolp(true)}},
