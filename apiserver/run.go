@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/rest"
 
+	"github.com/skiff-dev/skiff/apiserver/openapi"
 	"github.com/skiff-dev/skiff/apiserver/pki"
 	etcd "github.com/skiff-dev/skiff/embedded-etcd"
 	"github.com/skiff-dev/skiff/manifests"
@@ -35,9 +36,7 @@ type RunOptions struct {
 	EtcdQuotaBytes     int64
 	CompactionInterval time.Duration
 	Version            version.Info
-	// OpenAPI builds the OpenAPI handler from the registry (optional).
-	OpenAPI func(*manifests.Registry) (http.Handler, error)
-	Logger  *slog.Logger
+	Logger             *slog.Logger
 }
 
 // Running is a serving API server.
@@ -142,12 +141,12 @@ func Run(ctx context.Context, o RunOptions) (*Running, error) {
 		Version:            o.Version,
 		CompactionInterval: o.CompactionInterval,
 	}
-	if o.OpenAPI != nil {
-		if cfg.OpenAPI, err = o.OpenAPI(reg); err != nil {
-			closeEtcd()
-			return nil, err
-		}
+	docs, err := openapi.New(reg, openapi.Info{Title: "Kubernetes", Version: o.Version.GitVersion})
+	if err != nil {
+		closeEtcd()
+		return nil, err
 	}
+	cfg.OpenAPI = docs
 	srv, err := New(cfg)
 	if err != nil {
 		closeEtcd()

@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/skiff-dev/skiff/manifests/defaults"
 )
 
 // The strategy is what kube-apiserver's per-type rest strategies do to an
@@ -105,13 +107,16 @@ func (res *resource) prepareForCreate(obj runtime.Object, now time.Time) {
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		o.Status.Phase = corev1.PodPending
-		o.Status.QOSClass = podQOSClass(&o.Spec)
+		o.Status.QOSClass = defaults.PodQOSClass(o)
 		if o.Spec.NodeName != "" {
 			// A pod created already bound counts as scheduled.
 			o.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(now.Truncate(time.Second))}}
 		}
 	case *corev1.Namespace:
 		o.Status.Phase = corev1.NamespaceActive
+	case *batchv1.Job:
+		// The generated selector names the Job's UID, assigned just above.
+		defaults.JobSelector(o)
 	}
 }
 
@@ -154,61 +159,13 @@ func (res *resource) prepareForUpdate(obj, old runtime.Object, subresource strin
 	if generationKinds[res.t.GroupVersionKind] && specChanged(obj, old) {
 		m.SetGeneration(om.GetGeneration() + 1)
 	}
-	if n, ok := obj.(*corev1.Namespace); ok {
-		n.Status = old.(*corev1.Namespace).Status
+	switch o := obj.(type) {
+	case *corev1.Namespace:
+		o.Status = old.(*corev1.Namespace).Status
+	case *corev1.Service:
+		// A manifest re-applied without the allocated clusterIP and node
+		// ports keeps them, as kube-apiserver's service storage does.
+		defaults.ServiceForUpdate(o, old.(*corev1.Service))
 	}
 	return obj
-}
-
-// podQOSClass computes the pod's QoS class as Kubernetes does: Guaranteed
-// when every container has equal cpu and memory requests and limits,
-// BestEffort when none has any, else Burstable.
-func podQOSClass(spec *corev1.PodSpec) corev1.PodQOSClass {
-	requests, limits := corev1.ResourceList{}, corev1.ResourceList{}
-	zero := true
-	guaranteed := true
-	all := append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...)
-	for _, c := range all {
-		for name, q := range c.Resources.Requests {
-			if name != corev1.ResourceCPU && name != corev1.ResourceMemory {
-				continue
-			}
-			if !q.IsZero() {
-				zero = false
-			}
-			cur := requests[name]
-			cur.Add(q)
-			requests[name] = cur
-		}
-		seen := map[corev1.ResourceName]bool{}
-		for name, q := range c.Resources.Limits {
-			if name != corev1.ResourceCPU && name != corev1.ResourceMemory {
-				continue
-			}
-			if !q.IsZero() {
-				zero = false
-				seen[name] = true
-			}
-			cur := limits[name]
-			cur.Add(q)
-			limits[name] = cur
-		}
-		if !seen[corev1.ResourceCPU] || !seen[corev1.ResourceMemory] {
-			guaranteed = false
-		}
-	}
-	if zero {
-		return corev1.PodQOSBestEffort
-	}
-	if guaranteed {
-		for name, l := range limits {
-			if r, ok := requests[name]; ok && r.Cmp(l) != 0 {
-				guaranteed = false
-			}
-		}
-	}
-	if guaranteed && len(limits) == 2 {
-		return corev1.PodQOSGuaranteed
-	}
-	return corev1.PodQOSBurstable
 }
