@@ -289,7 +289,7 @@ func watchTimeout(o *listOptions) time.Duration {
 }
 
 func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, res *resource, info *requestInfo) {
-	f, err := negotiate(r, true)
+	f, err := negotiateJSON(r, true)
 	if err == nil && f.mediaType != mediaJSON {
 		err = apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "GET", res.gr(), "", "watch streams are served as JSON only", 0, false)
 	}

@@ -109,6 +109,34 @@ func (res *resource) objectJSON(e *storage.Entry) ([]byte, error) {
 	return json.Marshal(obj)
 }
 
+// objectProto returns the served protobuf message of a stored entry.
+func (res *resource) objectProto(e *storage.Entry) ([]byte, error) {
+	if !res.converted() {
+		return e.Proto()
+	}
+	obj, err := res.external(e)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := obj.(interface{ Marshal() ([]byte, error) })
+	if !ok {
+		return nil, fmt.Errorf("%T has no protobuf encoding", obj)
+	}
+	return m.Marshal()
+}
+
+// entryFor wraps an object just written at rev. When no conversion is
+// involved the entry keeps the object, so answering needs no decode.
+func (res *resource) entryFor(key string, rev int64, raw []byte, stored runtime.Object) *storage.Entry {
+	if res.converted() || stored == nil {
+		return res.cache.Entry(key, rev, raw)
+	}
+	if m, err := meta.Accessor(stored); err == nil {
+		m.SetResourceVersion(revString(rev))
+	}
+	return res.cache.EntryWithObject(key, rev, raw, stored)
+}
+
 // external returns the entry as a served-type object. The result must not
 // be modified when no conversion took place (it is the cache's copy).
 func (res *resource) external(e *storage.Entry) (runtime.Object, error) {

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -29,7 +30,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error, g
 		w.Header().Set("Retry-After", strconv.Itoa(int(st.Details.RetryAfterSeconds)))
 	}
 	b, _ := json.Marshal(st)
-	f, nerr := negotiate(r, false)
+	f, nerr := negotiateJSON(r, false)
 	if nerr != nil || f.as != asObject {
 		f = outputFormat{mediaType: mediaJSON}
 	}
@@ -81,6 +82,15 @@ func (s *Server) writeEntry(w http.ResponseWriter, r *http.Request, res *resourc
 		}
 		writeJSONValue(w, code, f.mediaType, pm)
 	default:
+		if f.mediaType == mediaProtobuf {
+			b, err := res.objectProto(e)
+			if err != nil {
+				s.writeError(w, r, err, res.gr(), "")
+				return
+			}
+			writeRaw(w, code, mediaProtobuf, protoEnvelope(res.t.GroupVersionKind, b))
+			return
+		}
 		b, err := res.objectJSON(e)
 		if err != nil {
 			s.writeError(w, r, err, res.gr(), "")
@@ -90,12 +100,69 @@ func (s *Server) writeEntry(w http.ResponseWriter, r *http.Request, res *resourc
 	}
 }
 
+// writeRaw writes a body as it is.
+func writeRaw(w http.ResponseWriter, code int, contentType string, body []byte) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+}
+
+// protoMagic starts every Kubernetes protobuf document.
+var protoMagic = []byte{0x6b, 0x38, 0x73, 0x00}
+
+// protoEnvelope wraps a bare message in the runtime.Unknown envelope that
+// names its kind, as Kubernetes's protobuf serializer does.
+func protoEnvelope(gvk schema.GroupVersionKind, msg []byte) []byte {
+	unk := runtime.Unknown{TypeMeta: runtime.TypeMeta{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind}, Raw: msg}
+	b, _ := unk.Marshal()
+	return append(append(make([]byte, 0, len(protoMagic)+len(b)), protoMagic...), b...)
+}
+
+// protoList encodes a list message: its ListMeta (field 1) and its items
+// (field 2, repeated), the layout of every Kubernetes list type.
+func protoList(lm *metav1.ListMeta, items [][]byte) []byte {
+	meta, _ := lm.Marshal()
+	size := 1 + varintLen(len(meta)) + len(meta)
+	for _, it := range items {
+		size += 1 + varintLen(len(it)) + len(it)
+	}
+	out := make([]byte, 0, size)
+	out = append(out, 1<<3|2)
+	out = binary.AppendUvarint(out, uint64(len(meta)))
+	out = append(out, meta...)
+	for _, it := range items {
+		out = append(out, 2<<3|2)
+		out = binary.AppendUvarint(out, uint64(len(it)))
+		out = append(out, it...)
+	}
+	return out
+}
+
+func varintLen(n int) int {
+	l := 1
+	for n >= 0x80 {
+		n >>= 7
+		l++
+	}
+	return l
+}
+
 // writeObject answers with an object that is not a stored entry (a Scale, a
 // Status, a dry-run result).
 func (s *Server) writeObject(w http.ResponseWriter, r *http.Request, code int, obj runtime.Object) {
 	f, err := negotiate(r, false)
 	if err != nil || f.as != asObject {
 		f = outputFormat{mediaType: mediaJSON}
+	}
+	if f.mediaType == mediaProtobuf {
+		if m, ok := obj.(interface{ Marshal() ([]byte, error) }); ok {
+			if b, err := m.Marshal(); err == nil {
+				writeRaw(w, code, mediaProtobuf, protoEnvelope(obj.GetObjectKind().GroupVersionKind(), b))
+				return
+			}
+		}
+		f.mediaType = mediaJSON
 	}
 	writeJSONValue(w, code, f.mediaType, obj)
 }
@@ -166,6 +233,19 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, res *resource
 		return
 	}
 	gvk := res.t.GroupVersionKind
+	if f.mediaType == mediaProtobuf {
+		items := make([][]byte, len(entries))
+		for i, e := range entries {
+			b, err := res.objectProto(e)
+			if err != nil {
+				s.writeError(w, r, err, res.gr(), "")
+				return
+			}
+			items[i] = b
+		}
+		writeRaw(w, http.StatusOK, mediaProtobuf, protoEnvelope(gvk.GroupVersion().WithKind(gvk.Kind+"List"), protoList(&lm, items)))
+		return
+	}
 	head, _ := json.Marshal(struct {
 		Kind       string          `json:"kind"`
 		APIVersion string          `json:"apiVersion"`

@@ -76,6 +76,9 @@ func Run(ctx context.Context, o RunOptions) (*Running, error) {
 	if o.DataDir == "" {
 		return nil, errors.New("a data directory is required")
 	}
+	if o.Version.GitVersion == "" {
+		return nil, errors.New("the server's version (RunOptions.Version) is required: /version and OpenAPI report it")
+	}
 	if o.Listen == "" {
 		o.Listen = "127.0.0.1:6443"
 	}

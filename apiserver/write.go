@@ -145,7 +145,7 @@ func (s *Server) createOnce(ctx context.Context, res *resource, obj runtime.Obje
 	if err != nil {
 		return nil, err
 	}
-	return res.cache.Entry(key, rev, raw), nil
+	return res.entryFor(key, rev, raw, stored), nil
 }
 
 // tryUpdateFunc computes the new object from the current one (a private,
@@ -241,7 +241,7 @@ func (s *Server) guaranteedUpdate(ctx context.Context, res *resource, namespace,
 		if err != nil {
 			return nil, err
 		}
-		return res.cache.Entry(key, newRev, newRaw), nil
+		return res.entryFor(key, newRev, newRaw, stored), nil
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -33,7 +34,8 @@ import (
 // process, so raw etcd puts can be measured on the very same etcd.
 func inProcess(e *env, name string) (*apiserver.Running, context.CancelFunc, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	r, err := apiserver.Run(ctx, apiserver.RunOptions{DataDir: filepath.Join(e.tmp, name), Listen: "127.0.0.1:0"})
+	r, err := apiserver.Run(ctx, apiserver.RunOptions{DataDir: filepath.Join(e.tmp, name), Listen: "127.0.0.1:0",
+		Version: version.Info{Major: "1", Minor: "33", GitVersion: "v1.33.0-skiff.bench"}})
 	if err != nil {
 		cancel()
 		return nil, nil, err

@@ -11,6 +11,7 @@ import (
 	"github.com/google/btree"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 )
 
@@ -216,6 +217,15 @@ func (c *Cache) List(ctx context.Context, pred Predicate, f Freshness) ([]*Entry
 // written) so it can be served like a cached one.
 func (c *Cache) Entry(key string, rev int64, raw []byte) *Entry {
 	return newEntry(c.res, key, rev, raw)
+}
+
+// EntryWithObject is Entry for an object the caller has already decoded
+// (a create or update that holds it): it saves decoding it again. obj must
+// carry the resourceVersion rev and must not be modified afterwards.
+func (c *Cache) EntryWithObject(key string, rev int64, raw []byte, obj runtime.Object) *Entry {
+	e := newEntry(c.res, key, rev, raw)
+	e.decodeOnce.Do(func() { e.setObject(obj) })
+	return e
 }
 
 // Count returns the number of objects currently cached.

@@ -42,6 +42,10 @@ type Entry struct {
 
 	jsonOnce sync.Once
 	json     []byte
+
+	protoOnce sync.Once
+	proto     []byte
+	protoErr  error
 }
 
 func newEntry(res *resource, key string, rev int64, raw []byte) *Entry {
@@ -61,6 +65,25 @@ func (e *Entry) JSON() []byte {
 	return e.json
 }
 
+// Proto returns the object's protobuf encoding (the bare message, with
+// no runtime.Unknown envelope), built at most once.
+func (e *Entry) Proto() ([]byte, error) {
+	e.protoOnce.Do(func() {
+		obj, err := e.Object()
+		if err != nil {
+			e.protoErr = err
+			return
+		}
+		m, ok := obj.(interface{ Marshal() ([]byte, error) })
+		if !ok {
+			e.protoErr = fmt.Errorf("%T has no protobuf encoding", obj)
+			return
+		}
+		e.proto, e.protoErr = m.Marshal()
+	})
+	return e.proto, e.protoErr
+}
+
 // Object returns the decoded object with its resourceVersion set. The
 // object is shared: do not modify it.
 func (e *Entry) Object() (runtime.Object, error) {
@@ -75,26 +98,33 @@ func (e *Entry) decode() {
 			e.decodeErr = fmt.Errorf("decode %s: %w", e.Key, err)
 			return
 		}
-		m, err := meta.Accessor(obj)
-		if err != nil {
+		if m, err := meta.Accessor(obj); err != nil {
 			e.decodeErr = fmt.Errorf("decode %s: %w", e.Key, err)
 			return
-		}
-		if e.Rev != 0 {
+		} else if e.Rev != 0 {
 			m.SetResourceVersion(strconv.FormatInt(e.Rev, 10))
 		}
-		e.obj = obj
-		e.lbls = labels.Set(m.GetLabels())
-		f := fields.Set{}
-		if e.res.codec.Fields != nil {
-			f = e.res.codec.Fields(obj)
-		}
-		f["metadata.name"] = m.GetName()
-		if e.res.namespaced {
-			f["metadata.namespace"] = m.GetNamespace()
-		}
-		e.flds = f
+		e.setObject(obj)
 	})
+}
+
+func (e *Entry) setObject(obj runtime.Object) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		e.decodeErr = fmt.Errorf("%s: %w", e.Key, err)
+		return
+	}
+	e.obj = obj
+	e.lbls = labels.Set(m.GetLabels())
+	f := fields.Set{}
+	if e.res.codec.Fields != nil {
+		f = e.res.codec.Fields(obj)
+	}
+	f["metadata.name"] = m.GetName()
+	if e.res.namespaced {
+		f["metadata.namespace"] = m.GetNamespace()
+	}
+	e.flds = f
 }
 
 // namespaceAndName splits the key after the resource prefix.
