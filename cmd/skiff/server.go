@@ -63,11 +63,11 @@ func newServerCommand(logLevel *string) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o := f.options()
 			o.Logger = newLogger(*logLevel, cmd.ErrOrStderr())
-			running, err := apiserver.Run(cmd.Context(), o)
+			cp, err := startControlPlane(cmd.Context(), o, o.Logger)
 			if err != nil {
 				return err
 			}
-			return running.Wait()
+			return cp.Wait()
 		},
 	}
 	f.register(cmd)

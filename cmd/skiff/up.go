@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/skiff-dev/skiff/apiserver"
 )
 
 func newUpCommand(logLevel *string) *cobra.Command {
@@ -29,13 +27,13 @@ is built into skiff; until then pods are stored and scheduled but not run.`,
 			o := f.options()
 			o.Logger = newLogger(*logLevel, errOut)
 			fmt.Fprintf(errOut, "• starting the control plane in %s …\n", f.dataDir)
-			running, err := apiserver.Run(cmd.Context(), o)
+			cp, err := startControlPlane(cmd.Context(), o, o.Logger)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(errOut, "✓ control plane ready at %s (%s)\n", running.URL, time.Since(start).Round(time.Millisecond))
-			fmt.Fprintf(errOut, "\nTry:\n  export KUBECONFIG=%s\n  kubectl get namespaces\n  kubectl create deployment web --image=busybox:local -- httpd -f -p 8080\n\nStop with Ctrl-C; the data stays in %s.\n", running.KubeconfigPath, f.dataDir)
-			return running.Wait()
+			fmt.Fprintf(errOut, "✓ control plane ready at %s (%s)\n", cp.api.URL, time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(errOut, "\nTry:\n  export KUBECONFIG=%s\n  kubectl get namespaces\n  kubectl create deployment web --image=busybox:local -- httpd -f -p 8080\n\nStop with Ctrl-C; the data stays in %s.\n", cp.api.KubeconfigPath, f.dataDir)
+			return cp.Wait()
 		},
 	}
 	f.register(cmd)
