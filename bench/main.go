@@ -89,6 +89,7 @@ func main() {
 		{"controlplane/watch-fanout", benchWatchFanout},
 		{"controlplane/cold-start", benchColdStart},
 		{"controlplane/idle-rss", benchIdleRSS},
+		{"scheduler/basic", benchScheduler},
 	}
 	var re *regexp.Regexp
 	if *only != "" {

@@ -33,6 +33,11 @@ type Config struct {
 	UseRunning bool
 	// Workers create nodes and pods concurrently (default 16).
 	Workers int
+	// SchedulerClient is the client the started scheduler uses (default:
+	// the client given to Run). Give the pod creators and the scheduler
+	// separate clients, as in a real cluster, so they do not share one
+	// client-side rate limiter.
+	SchedulerClient kubernetes.Interface
 	// KeepObjects leaves the nodes and pods in place after the run.
 	KeepObjects bool
 	Logger      *slog.Logger
@@ -106,8 +111,12 @@ func Run(ctx context.Context, client kubernetes.Interface, cfg Config) (Result, 
 
 	schedDone := make(chan error, 1)
 	if !cfg.UseRunning {
-		factory := informers.NewSharedInformerFactory(client, 0)
-		s, err := scheduler.New(client, factory, scheduler.Options{SchedulerName: cfg.SchedulerName, Logger: cfg.Logger})
+		sc := cfg.SchedulerClient
+		if sc == nil {
+			sc = client
+		}
+		factory := informers.NewSharedInformerFactory(sc, 0)
+		s, err := scheduler.New(sc, factory, scheduler.Options{SchedulerName: cfg.SchedulerName, Logger: cfg.Logger})
 		if err != nil {
 			return Result{}, err
 		}
