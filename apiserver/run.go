@@ -33,7 +33,10 @@ type RunOptions struct {
 	EtcdEndpoints                         []string
 	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
 	// EtcdQuotaBytes caps the embedded etcd's database (default 2 GiB).
-	EtcdQuotaBytes     int64
+	EtcdQuotaBytes int64
+	// EtcdClientURL also serves the embedded etcd's gRPC API there
+	// (benchmarks only; empty in production).
+	EtcdClientURL      string
 	CompactionInterval time.Duration
 	Version            version.Info
 	Logger             *slog.Logger
@@ -120,7 +123,8 @@ func Run(ctx context.Context, o RunOptions) (*Running, error) {
 		closeEtcd = func() { client.Close() }
 	} else {
 		start := time.Now()
-		e, err := etcd.Start(etcd.Config{Dir: filepath.Join(o.DataDir, "etcd"), QuotaBackendBytes: o.EtcdQuotaBytes, LogFile: filepath.Join(o.DataDir, "etcd.log")})
+		e, err := etcd.Start(etcd.Config{Dir: filepath.Join(o.DataDir, "etcd"), QuotaBackendBytes: o.EtcdQuotaBytes,
+			LogFile: filepath.Join(o.DataDir, "etcd.log"), ClientURL: o.EtcdClientURL})
 		if err != nil {
 			return nil, err
 		}

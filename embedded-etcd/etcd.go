@@ -32,6 +32,10 @@ type Config struct {
 	LogFile string
 	// StartTimeout bounds how long Start waits for the member to be ready.
 	StartTimeout time.Duration
+	// ClientURL, if set (e.g. unix:///path/etcd.sock), also serves etcd's
+	// own gRPC API there. Skiff itself never needs it; the benchmarks use
+	// it to measure a plain etcd client against the same member.
+	ClientURL string
 }
 
 // Server is a running embedded etcd member.
@@ -62,6 +66,13 @@ func Start(cfg Config) (*Server, error) {
 	ec.AdvertisePeerUrls = []url.URL{*peer}
 	ec.ListenClientUrls = nil
 	ec.AdvertiseClientUrls = nil
+	if cfg.ClientURL != "" {
+		u, err := url.Parse(cfg.ClientURL)
+		if err != nil {
+			return nil, fmt.Errorf("etcd: client URL: %w", err)
+		}
+		ec.ListenClientUrls, ec.AdvertiseClientUrls = []url.URL{*u}, []url.URL{*u}
+	}
 	ec.ListenClientHttpUrls = nil
 	ec.ListenMetricsUrls = nil
 	ec.InitialCluster = ec.InitialClusterFromName(ec.Name)
