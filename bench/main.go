@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
@@ -100,6 +101,10 @@ func main() {
 		if re != nil && !re.MatchString(s.name) {
 			continue
 		}
+		// Scenarios run in this process: start each from a clean heap so
+		// one's garbage is not collected on the next one's clock.
+		runtime.GC()
+		debug.FreeOSMemory()
 		fmt.Fprintf(os.Stderr, "• %s …\n", s.name)
 		start := time.Now()
 		rs, err := s.run(e)
