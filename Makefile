@@ -15,8 +15,8 @@ help: ## Show this help
 
 ##@ Build
 build: ## Build bin/skiff and bin/kubectl-skiff
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/skiff ./cmd/skiff
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/kubectl-skiff ./cmd/kubectl-skiff
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/skiff ./cmd/skiff
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/kubectl-skiff ./cmd/kubectl-skiff
 
 ##@ Run
 run: build ## Start Skiff (bin/skiff up) with data under $(DATA_DIR)

@@ -38,6 +38,8 @@ func SkiffBinary(dir string) (string, error) {
 	out := filepath.Join(dir, "skiff")
 	cmd := exec.Command("go", "build", "-o", out, "./cmd/skiff")
 	cmd.Dir = root
+	// Static: the agent builds the pod sandbox image from this binary.
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/skiff: %v\n%s", err, b)
 	}
