@@ -26,6 +26,10 @@ const (
 	// LabelSpecHash is a hash of the container's spec, to notice changes
 	// (e.g. a new image) that require a new container.
 	LabelSpecHash = "skiff.dev/spec-hash"
+	// LabelSandboxAttempt numbers a pod's sandboxes (0, 1, …); every
+	// container carries the attempt of the sandbox it was started in, so
+	// a new sandbox starts init containers from the first again.
+	LabelSandboxAttempt = "skiff.dev/sandbox-attempt"
 )
 
 // Container kinds (LabelKind).
