@@ -76,13 +76,14 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, res *resource, i
 		s.writeError(w, r, err, res.gr(), "")
 		return
 	}
-	e, err := s.createObject(r.Context(), res, info.namespace, obj, p.dryRun)
+	ctx, aw := withAdmissionWarnings(r.Context())
+	e, err := s.createObject(ctx, res, info.namespace, obj, p.dryRun)
 	if err != nil {
 		m, _ := meta.Accessor(obj)
 		s.writeError(w, r, err, res.gr(), m.GetName())
 		return
 	}
-	addWarnings(w, warnings)
+	addWarnings(w, append(warnings, aw.list()...))
 	s.writeEntry(w, r, res, http.StatusCreated, e, f)
 }
 
@@ -199,7 +200,7 @@ func (s *Server) guaranteedUpdate(ctx context.Context, res *resource, namespace,
 			res.t.Default(next)
 		}
 		next = res.prepareForUpdate(next, old, subresource)
-		if err := s.admitUpdate(res, next, old); err != nil {
+		if err := s.admitUpdate(ctx, res, subresource, next, old); err != nil {
 			return nil, err
 		}
 		if subresource == "binding" {
@@ -290,18 +291,19 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *resource, i
 		s.writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), info.name)), res.gr(), info.name)
 		return
 	}
-	e, err := s.guaranteedUpdate(r.Context(), res, info.namespace, info.name, info.subresource, p.dryRun,
+	ctx, aw := withAdmissionWarnings(r.Context())
+	e, err := s.guaranteedUpdate(ctx, res, info.namespace, info.name, info.subresource, p.dryRun,
 		func(cur runtime.Object, _ *storage.Entry) (runtime.Object, error) { return obj.DeepCopyObject(), nil })
 	code := http.StatusOK
 	if errors.Is(err, storage.ErrNotFound) && res.t.AllowCreateOnUpdate && info.subresource == "" {
-		e, err = s.createObject(r.Context(), res, info.namespace, obj, p.dryRun)
+		e, err = s.createObject(ctx, res, info.namespace, obj, p.dryRun)
 		code = http.StatusCreated
 	}
 	if err != nil {
 		s.writeError(w, r, err, res.gr(), info.name)
 		return
 	}
-	addWarnings(w, warnings)
+	addWarnings(w, append(warnings, aw.list()...))
 	s.writeEntry(w, r, res, code, e, f)
 }
 
@@ -331,7 +333,8 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, res *resource, in
 		return
 	}
 	var warnings []string
-	e, err := s.guaranteedUpdate(r.Context(), res, info.namespace, info.name, info.subresource, p.dryRun,
+	ctx, aw := withAdmissionWarnings(r.Context())
+	e, err := s.guaranteedUpdate(ctx, res, info.namespace, info.name, info.subresource, p.dryRun,
 		func(cur runtime.Object, e *storage.Entry) (runtime.Object, error) {
 			curJSON, err := res.objectJSON(e)
 			if err != nil {
@@ -349,7 +352,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, res *resource, in
 		s.writeError(w, r, err, res.gr(), info.name)
 		return
 	}
-	addWarnings(w, warnings)
+	addWarnings(w, append(warnings, aw.list()...))
 	s.writeEntry(w, r, res, http.StatusOK, e, f)
 }
 
