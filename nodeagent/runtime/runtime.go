@@ -11,7 +11,10 @@ import (
 // container as Skiff's; LabelNode names the agent (node) that owns it, so
 // several agents can share one engine without touching each other's.
 const (
-	LabelManaged      = "skiff.dev/managed" // "true"
+	LabelManaged = "skiff.dev/managed" // "true"
+	// LabelCluster names the cluster (the first 12 hex digits of its CA's
+	// hash), so `skiff reset` removes exactly one cluster's containers.
+	LabelCluster      = "skiff.dev/cluster"
 	LabelNode         = "skiff.dev/node"
 	LabelPodNamespace = "skiff.dev/pod-namespace"
 	LabelPodName      = "skiff.dev/pod-name"
