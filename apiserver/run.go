@@ -35,6 +35,8 @@ type RunOptions struct {
 	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
 	// EtcdQuotaBytes caps the embedded etcd's database (default 2 GiB).
 	EtcdQuotaBytes int64
+	// ClusterCIDR is the pod network (default DefaultClusterCIDR).
+	ClusterCIDR string
 	// EtcdClientURL also serves the embedded etcd's gRPC API there
 	// (benchmarks only; empty in production).
 	EtcdClientURL      string
@@ -148,6 +150,8 @@ func Run(ctx context.Context, o RunOptions) (*Running, error) {
 		},
 		Version:            o.Version,
 		CompactionInterval: o.CompactionInterval,
+		Credentials:        creds,
+		ClusterCIDR:        o.ClusterCIDR,
 	}
 	docs, err := openapi.New(reg, openapi.Info{Title: "Kubernetes", Version: o.Version.GitVersion})
 	if err != nil {

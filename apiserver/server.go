@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,12 +19,12 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/version"
 
+	"github.com/skiff-dev/skiff/apiserver/pki"
 	"github.com/skiff-dev/skiff/apiserver/storage"
 	"github.com/skiff-dev/skiff/apiserver/tables"
 	"github.com/skiff-dev/skiff/manifests"
@@ -56,6 +57,12 @@ type Config struct {
 	EventTTL time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// ClusterCIDR is the pod network, published to node agents (default
+	// DefaultClusterCIDR).
+	ClusterCIDR string
+	// Credentials: the cluster CA (to sign node certificates) and the
+	// API server's client certificate towards node agents.
+	Credentials *pki.Credentials
 }
 
 // Server serves the Kubernetes API.
@@ -73,6 +80,9 @@ type Server struct {
 	discovery  *discovery
 	ready      atomic.Bool
 	now        func() time.Time
+
+	nodeClientOnce sync.Once
+	nodeHTTP       *http.Client
 }
 
 // New builds a server over an etcd client. Call Start before serving.
@@ -94,6 +104,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ClusterCIDR == "" {
+		cfg.ClusterCIDR = DefaultClusterCIDR
 	}
 	s := &Server{
 		cfg:       cfg,
@@ -151,14 +164,13 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.store.Start(ctx); err != nil {
 		return err
 	}
-	for _, name := range bootstrapNamespaces {
-		ns := &corev1.Namespace{TypeMeta: metav1.TypeMeta{Kind: "Namespace", APIVersion: "v1"}, ObjectMeta: metav1.ObjectMeta{Name: name}}
-		_, err := s.createObject(ctx, s.namespaces, "", ns, false)
-		if err != nil && !apierrors.IsAlreadyExists(toStatusError(err, schema.GroupResource{}, "")) {
-			return fmt.Errorf("apiserver: create namespace %s: %w", name, err)
-		}
-	}
-	return nil
+	return s.bootstrap(ctx)
+}
+
+// resourceByKind returns the REST implementation of a served kind.
+func (s *Server) resourceByKind(gvk schema.GroupVersionKind) *resource {
+	t, _ := s.registry.ByKind(gvk)
+	return s.resources[t]
 }
 
 // Store exposes the object store (for tools and tests, e.g. compaction).
@@ -172,7 +184,7 @@ func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 // system:public-info-viewer binding allows.
 func publicPath(p string) bool {
 	switch p {
-	case "/healthz", "/livez", "/readyz", "/version", "/version/":
+	case "/healthz", "/livez", "/readyz", "/version", "/version/", "/cacerts":
 		return true
 	}
 	return strings.HasPrefix(p, "/healthz/") || strings.HasPrefix(p, "/livez/") || strings.HasPrefix(p, "/readyz/")
@@ -246,13 +258,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	w = rec
 
+	var user User
 	if !publicPath(r.URL.Path) {
-		if _, ok := s.authenticate(r); !ok {
+		var ok bool
+		if user, ok = s.authenticate(r); !ok {
 			s.writeError(w, r, apierrors.NewUnauthorized("Unauthorized"), schema.GroupResource{}, "")
 			return
 		}
 	}
 	switch p := r.URL.Path; {
+	case p == "/cacerts" && s.cfg.Credentials != nil:
+		s.serveCACerts(w)
+		return
+	case p == "/skiff/node-certificate" && s.cfg.Credentials != nil:
+		s.serveNodeCertificate(w, r, user)
+		return
 	case p == "/version" || p == "/version/":
 		writeJSONValue(w, http.StatusOK, mediaJSON, s.cfg.Version)
 		return
@@ -303,6 +323,8 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info *req
 		switch info.subresource {
 		case "", "status", "scale":
 			s.get(w, r, res, info)
+		case "log":
+			s.serveLog(w, r, res, info)
 		default:
 			s.writeError(w, r, methodNotSupported(info, "get "+info.subresource), res.gr(), info.name)
 		}

@@ -199,6 +199,7 @@ func NewRegistry() (*Registry, error) {
 			Subresources: []Subresource{
 				status(core.WithKind("Pod")),
 				{Name: "binding", Kind: core.WithKind("Binding"), Verbs: []string{"create"}},
+				{Name: "log", Kind: core.WithKind("Pod"), Verbs: readOnlyStreamed},
 			},
 			New:      func() runtime.Object { return &corev1.Pod{} },
 			NewList:  func() runtime.Object { return &corev1.PodList{} },

@@ -1,9 +1,11 @@
 package pki
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -16,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -38,6 +41,8 @@ type Credentials struct {
 	Serving    tls.Certificate
 	AdminToken string
 	NodeToken  string
+	// ClientCert is the API server's identity towards node agents.
+	ClientCert tls.Certificate
 }
 
 // Ensure loads the credentials from dir, creating whatever is missing.
@@ -57,10 +62,121 @@ func Ensure(dir string, hosts []string, now time.Time) (*Credentials, error) {
 	if c.AdminToken, err = ensureToken(filepath.Join(dir, AdminTokenFile)); err != nil {
 		return nil, err
 	}
-	if c.NodeToken, err = ensureToken(filepath.Join(dir, NodeTokenFile)); err != nil {
+	if c.NodeToken, err = ensureNodeToken(filepath.Join(dir, NodeTokenFile), c.CAPEM); err != nil {
+		return nil, err
+	}
+	if c.ClientCert, err = issueClient(c.CA, c.CAKey, APIServerClientName, now); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// APIServerClientName is the identity the API server presents to node
+// agents when it proxies logs and streams to them.
+const APIServerClientName = "skiff-apiserver"
+
+// nodeTokenPrefix starts a node token, which embeds the hash of the
+// cluster CA (as k3s's K10 tokens do) so an agent can verify the server it
+// joins before trusting it: K10<sha256 of ca.crt, hex>::node:<secret>.
+const nodeTokenPrefix = "K10"
+
+// CAHash is the hex sha256 of the CA certificate PEM, as node tokens carry it.
+func CAHash(caPEM []byte) string {
+	sum := sha256.Sum256(caPEM)
+	return hex.EncodeToString(sum[:])
+}
+
+// ParseNodeToken returns the CA hash a node token carries.
+func ParseNodeToken(tok string) (caHash string, err error) {
+	tok = strings.TrimSpace(tok)
+	rest, ok := strings.CutPrefix(tok, nodeTokenPrefix)
+	if !ok {
+		return "", errors.New("not a node token (it must start with K10)")
+	}
+	hash, secret, ok := strings.Cut(rest, "::node:")
+	if !ok || len(hash) != 64 || len(secret) < 32 {
+		return "", errors.New("malformed node token (want K10<ca hash>::node:<secret>)")
+	}
+	if _, err := hex.DecodeString(hash); err != nil {
+		return "", errors.New("malformed node token: the CA hash is not hex")
+	}
+	return hash, nil
+}
+
+func ensureNodeToken(path string, caPEM []byte) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		tok := string(trimSpace(b))
+		if hash, err := ParseNodeToken(tok); err == nil && hash == CAHash(caPEM) {
+			return tok, nil
+		}
+		// A token of an older format, or for another CA: replace it.
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("pki: %w", err)
+	}
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	tok := nodeTokenPrefix + CAHash(caPEM) + "::node:" + hex.EncodeToString(raw)
+	if err := WriteFileAtomic(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// issueClient makes a client certificate signed by the CA (kept in memory:
+// it is re-issued at every start).
+func issueClient(ca *x509.Certificate, caKey *ecdsa.PrivateKey, name string, now time.Time) (tls.Certificate, error) {
+	key, err := newKey()
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	sn, err := serial()
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: sn,
+		Subject:      pkix.Name{CommonName: name},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.AddDate(1, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("pki: client certificate: %w", err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
+
+// SignServing signs a serving certificate for a node agent's public key,
+// valid for the given names and addresses.
+func SignServing(ca *x509.Certificate, caKey *ecdsa.PrivateKey, pub crypto.PublicKey, nodeName string, hosts []string, now time.Time) ([]byte, error) {
+	sn, err := serial()
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: sn,
+		Subject:      pkix.Name{CommonName: "system:node:" + nodeName, Organization: []string{"system:nodes"}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.AddDate(1, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else if h != "" {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, pub, caKey)
+	if err != nil {
+		return nil, fmt.Errorf("pki: node serving certificate: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
 }
 
 func newKey() (*ecdsa.PrivateKey, error) {

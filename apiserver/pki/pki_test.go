@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,5 +71,32 @@ func TestKubeconfigLoads(t *testing.T) {
 	}
 	if rc.Host != "https://127.0.0.1:6443" || rc.BearerToken != c.AdminToken {
 		t.Fatalf("rest config %s %q", rc.Host, rc.BearerToken)
+	}
+}
+
+func TestNodeTokenCarriesTheCAHash(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Ensure(dir, []string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := ParseNodeToken(c.NodeToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hash != CAHash(c.CAPEM) {
+		t.Fatalf("token hash %s, CA hash %s", hash, CAHash(c.CAPEM))
+	}
+	for _, bad := range []string{"", "abc", "K10zz::node:" + strings.Repeat("a", 40), "K10" + strings.Repeat("a", 64) + "::node:short"} {
+		if _, err := ParseNodeToken(bad); err == nil {
+			t.Errorf("ParseNodeToken(%q) accepted", bad)
+		}
+	}
+	// The API server's client certificate chains to the CA.
+	leaf, _ := x509.ParseCertificate(c.ClientCert.Certificate[0])
+	pool := x509.NewCertPool()
+	pool.AddCert(c.CA)
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil || leaf.Subject.CommonName != APIServerClientName {
+		t.Fatalf("client certificate %s: %v", leaf.Subject.CommonName, err)
 	}
 }

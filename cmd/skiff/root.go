@@ -54,7 +54,7 @@ func run(args []string) int {
 	}
 	var logLevel string
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newUpCommand(&logLevel), newServerCommand(&logLevel), newResetCommand(), newPauseCommand(), newVersionCommand())
+	root.AddCommand(newUpCommand(&logLevel), newServerCommand(&logLevel), newAgentCommand(&logLevel), newResetCommand(), newPauseCommand(), newVersionCommand())
 	root.SetArgs(args)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -21,6 +21,7 @@ type serverFlags struct {
 	etcdQuotaBytes     int64
 	tlsSANs            []string
 	compactionInterval time.Duration
+	clusterCIDR        string
 }
 
 func (f *serverFlags) register(cmd *cobra.Command) {
@@ -33,6 +34,7 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.etcdKey, "etcd-keyfile", "", "client key for --etcd-endpoints")
 	cmd.Flags().Int64Var(&f.etcdQuotaBytes, "etcd-quota-backend-bytes", 2<<30, "size limit of the embedded etcd database; writes fail with 'database space exceeded' beyond it")
 	cmd.Flags().StringSliceVar(&f.tlsSANs, "tls-san", nil, "extra DNS name or IP for the serving certificate (repeatable)")
+	cmd.Flags().StringVar(&f.clusterCIDR, "cluster-cidr", apiserver.DefaultClusterCIDR, "the pod network: node agents create a Docker network with this subnet and pods get addresses in it")
 	cmd.Flags().DurationVar(&f.compactionInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd history older than one interval is compacted")
 }
 
@@ -47,6 +49,7 @@ func (f *serverFlags) options() apiserver.RunOptions {
 		EtcdKeyFile:        f.etcdKey,
 		EtcdQuotaBytes:     f.etcdQuotaBytes,
 		CompactionInterval: f.compactionInterval,
+		ClusterCIDR:        f.clusterCIDR,
 		Version:            versionInfo(),
 	}
 }

@@ -1,41 +1,101 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/skiff-dev/skiff/nodeagent"
 )
 
 func newUpCommand(logLevel *string) *cobra.Command {
 	f := &serverFlags{}
+	af := &agentFlags{}
 	cmd := &cobra.Command{
 		Use:   "up",
-		Short: "Start a whole Skiff cluster in this process and print how to use it",
-		Long: `Start a whole Skiff cluster in this process, with its data under --data-dir.
-
-Today this starts the control plane (embedded etcd and the API server). The
-node agent that runs pods on the local Docker engine joins it as soon as it
-is built into skiff; until then pods are stored and scheduled but not run.`,
+		Short: "Start a whole Skiff cluster (control plane and a node on the local Docker engine) in this process",
 		Example: `  skiff up --data-dir ~/.skiff
   export KUBECONFIG=~/.skiff/kubeconfig
-  kubectl get ns`,
+  kubectl run hello --image=busybox:local --restart=Never -- sh -c 'echo hi; sleep 3600'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			start := time.Now()
 			errOut := cmd.ErrOrStderr()
+			step := func(format string, args ...any) {
+				fmt.Fprintf(errOut, "✓ %-40s %6s\n", fmt.Sprintf(format, args...), time.Since(start).Round(time.Millisecond))
+			}
 			o := f.options()
 			o.Logger = newLogger(*logLevel, errOut)
-			fmt.Fprintf(errOut, "• starting the control plane in %s …\n", f.dataDir)
-			cp, err := startControlPlane(cmd.Context(), o, o.Logger)
+			ctx := cmd.Context()
+			cp, err := startControlPlane(ctx, o, o.Logger)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(errOut, "✓ control plane ready at %s (%s)\n", cp.api.URL, time.Since(start).Round(time.Millisecond))
-			fmt.Fprintf(errOut, "\nTry:\n  export KUBECONFIG=%s\n  kubectl get namespaces\n  kubectl create deployment web --image=busybox:local -- httpd -f -p 8080\n\nStop with Ctrl-C; the data stays in %s.\n", cp.api.KubeconfigPath, f.dataDir)
-			return cp.Wait()
+			step("control plane ready at %s", cp.api.URL)
+
+			af.server = cp.api.URL
+			af.dataDir = filepath.Join(f.dataDir, "agent")
+			ao, err := af.options(o.Logger.With("component", "agent"), versionInfo().GitVersion)
+			if err != nil {
+				return err
+			}
+			ao.Token = cp.api.NodeToken
+			agent, err := nodeagent.New(ctx, ao)
+			if err != nil {
+				return fmt.Errorf("node agent: %w", err)
+			}
+			agentDone := make(chan error, 1)
+			go func() { agentDone <- agent.Run(ctx) }()
+			select {
+			case <-agent.Ready():
+			case err := <-agentDone:
+				return fmt.Errorf("node agent: %w", err)
+			}
+			cs, err := kubernetes.NewForConfig(cp.api.RESTConfig())
+			if err != nil {
+				return err
+			}
+			if err := waitNodeReady(ctx, cs, agent.NodeName()); err != nil {
+				return err
+			}
+			step("node %s Ready", agent.NodeName())
+			fmt.Fprintf(errOut, "\nTry:\n  export KUBECONFIG=%s\n  kubectl get nodes\n  kubectl run hello --image=busybox:local --restart=Never -- sh -c 'echo hi; sleep 3600'\n  kubectl logs hello\n\nStop with Ctrl-C: pods keep running and are adopted when `skiff up` comes back. `skiff reset` removes everything.\n", cp.api.KubeconfigPath)
+			err = cp.Wait()
+			if aerr := <-agentDone; aerr != nil && err == nil && !errors.Is(aerr, context.Canceled) {
+				err = aerr
+			}
+			return err
 		},
 	}
 	f.register(cmd)
+	af.register(cmd, false)
 	return cmd
+}
+
+// waitNodeReady waits until the node reports Ready=True.
+func waitNodeReady(ctx context.Context, cs kubernetes.Interface, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		n, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err == nil {
+			for _, c := range n.Status.Conditions {
+				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node %s did not become Ready: %w", name, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

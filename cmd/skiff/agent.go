@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/skiff-dev/skiff/nodeagent"
+	"github.com/skiff-dev/skiff/nodeagent/runtime"
+)
+
+// agentFlags are the flags of `skiff agent` (and the agent half of `skiff up`).
+type agentFlags struct {
+	server    string
+	tokenFile string
+	nodeName  string
+	runtime   string
+	dataDir   string
+	nodeIP    string
+	listen    string
+	cpu       string
+	memory    string
+	pods      int
+	labels    []string
+}
+
+func (f *agentFlags) register(cmd *cobra.Command, standalone bool) {
+	if standalone {
+		home, _ := os.UserHomeDir()
+		cmd.Flags().StringVar(&f.server, "server", "", "URL of the API server to join, e.g. https://127.0.0.1:6443")
+		cmd.Flags().StringVar(&f.tokenFile, "token-file", "", "file holding the node token (the server's <data-dir>/node-token)")
+		cmd.Flags().StringVar(&f.dataDir, "data-dir", filepath.Join(home, ".skiff", "agent"), "directory for pod volumes")
+	}
+	cmd.Flags().StringVar(&f.nodeName, "node-name", "", "name of the node (default: the host name)")
+	cmd.Flags().StringVar(&f.runtime, "runtime", "docker", "container runtime: docker, or fake (pods look Running without containers; for scale tests)")
+	cmd.Flags().StringVar(&f.nodeIP, "node-ip", "", "address the node reports (default: the host's primary address)")
+	cmd.Flags().StringVar(&f.listen, "agent-listen", ":0", "address the agent serves logs and streams on (the API server connects to it)")
+	cmd.Flags().StringVar(&f.cpu, "cpu", "", "CPU capacity the node reports (default: the host's)")
+	cmd.Flags().StringVar(&f.memory, "memory", "", "memory capacity the node reports (default: the host's)")
+	cmd.Flags().IntVar(&f.pods, "pods", 110, "how many pods the node accepts")
+	cmd.Flags().StringSliceVar(&f.labels, "node-label", nil, "extra node label key=value (repeatable)")
+}
+
+func (f *agentFlags) options(log *slog.Logger, version string) (nodeagent.Options, error) {
+	o := nodeagent.Options{
+		Server: f.server, NodeName: f.nodeName, DataDir: f.dataDir, NodeIP: f.nodeIP, Listen: f.listen,
+		Pods: f.pods, Labels: map[string]string{}, Version: version, Logger: log,
+	}
+	if f.tokenFile != "" {
+		b, err := os.ReadFile(f.tokenFile)
+		if err != nil {
+			return o, fmt.Errorf("--token-file: %w", err)
+		}
+		o.Token = strings.TrimSpace(string(b))
+	}
+	for _, l := range f.labels {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			return o, fmt.Errorf("--node-label %q: want key=value", l)
+		}
+		o.Labels[k] = v
+	}
+	if f.cpu != "" {
+		q, err := resource.ParseQuantity(f.cpu)
+		if err != nil {
+			return o, fmt.Errorf("--cpu: %w", err)
+		}
+		o.CPU = &q
+	}
+	if f.memory != "" {
+		q, err := resource.ParseQuantity(f.memory)
+		if err != nil {
+			return o, fmt.Errorf("--memory: %w", err)
+		}
+		o.Memory = &q
+	}
+	switch f.runtime {
+	case "docker":
+		rt, err := runtime.NewDocker(runtime.DockerOptions{Logger: log, NodeName: f.nodeName})
+		if err != nil {
+			return o, fmt.Errorf("docker: %w", err)
+		}
+		o.Runtime = rt
+	case "fake":
+		o.Runtime = runtime.NewFake(runtime.FakeOptions{})
+	default:
+		return o, fmt.Errorf("--runtime must be docker or fake, not %q", f.runtime)
+	}
+	return o, nil
+}
+
+func newAgentCommand(logLevel *string) *cobra.Command {
+	f := &agentFlags{}
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run a node agent: join a Skiff server and run the pods scheduled to this node",
+		Example: `  skiff agent --server https://127.0.0.1:6443 --token-file ~/.skiff/node-token --node-name n2
+  skiff agent --server https://10.0.0.5:6443 --token-file ./node-token --runtime fake --node-name sim-1`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := newLogger(*logLevel, cmd.ErrOrStderr())
+			if f.server == "" || f.tokenFile == "" {
+				return fmt.Errorf("--server and --token-file are required")
+			}
+			o, err := f.options(log, versionInfo().GitVersion)
+			if err != nil {
+				return err
+			}
+			return runAgent(cmd.Context(), o)
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+func runAgent(ctx context.Context, o nodeagent.Options) error {
+	return nodeagent.Run(ctx, o)
+}
