@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/skiff-dev/skiff/e2e/cluster"
 )
 
@@ -34,5 +36,31 @@ func TestResetRemovesOnlySkiffData(t *testing.T) {
 	}
 	if _, err := os.Stat(s.DataDir()); !os.IsNotExist(err) {
 		t.Fatalf("data directory still there after reset: %v", err)
+	}
+}
+
+func TestResetRemovesTheClustersContainers(t *testing.T) {
+	s, cs, _ := startUp(t)
+	img := busybox(t)
+	if _, err := cs.CoreV1().Pods("default").Create(context.Background(), sleeperPod("keeper", img), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitPod(t, cs, "default", "keeper", 60*time.Second, podRunning)
+	id := clusterIDOf(t, s)
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Pods keep running when skiff up stops, as on a real node.
+	if out := docker(t, "ps", "-q", "--filter", "label=skiff.dev/cluster="+id); len(strings.Fields(out)) != 2 {
+		t.Fatalf("after stopping skiff up, running containers: %q, want the pod's 2", out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, errOut, code := cluster.Run(ctx, nil, "", skiffBin, "reset", "--data-dir", s.DataDir())
+	if code != 0 || !strings.Contains(out, "removed 2 containers") {
+		t.Fatalf("reset: exit %d\n%s%s", code, out, errOut)
+	}
+	if left := docker(t, "ps", "-aq", "--filter", "label=skiff.dev/cluster="+id); left != "" {
+		t.Fatalf("containers left after reset: %s", left)
 	}
 }

@@ -163,8 +163,8 @@ func ClusterIDOfToken(token string) (string, error) {
 	return ClusterID(h), nil
 }
 
-// networkName is the Docker network every agent of a cluster shares.
-const defaultNetwork = "skiff"
+// NetworkName is the Docker network every agent on an engine uses.
+const NetworkName = "skiff"
 
 // Run joins the cluster and runs the agent until ctx ends.
 func Run(ctx context.Context, o Options) error {
@@ -201,7 +201,7 @@ func New(ctx context.Context, o Options) (*Agent, error) {
 		client:      client,
 		rt:          o.Runtime,
 		clock:       o.Clock,
-		networkName: defaultNetwork,
+		networkName: NetworkName,
 		memory:      map[types.UID]map[string]*podstate.Memory{},
 		lastStarted: map[string]time.Time{},
 		podKeys:     map[types.UID]string{},

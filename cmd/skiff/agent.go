@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -88,7 +89,7 @@ func (f *agentFlags) options(log *slog.Logger, version string) (nodeagent.Option
 		}
 		o.Runtime = rt
 	case "fake":
-		o.Runtime = runtime.NewFake(runtime.FakeOptions{})
+		o.Runtime = runtime.NewFake(runtime.FakeOptions{NodeName: f.nodeName, CIDR: fakeCIDR(f.nodeName)})
 	default:
 		return o, fmt.Errorf("--runtime must be docker or fake, not %q", f.runtime)
 	}
@@ -117,6 +118,16 @@ func newAgentCommand(logLevel *string) *cobra.Command {
 	}
 	f.register(cmd, true)
 	return cmd
+}
+
+// fakeCIDR gives each simulated node its own /24 in 100.64.0.0/10, picked
+// by a hash of its name, so fake pod IPs of different agent processes do
+// not collide (16,384 subnets).
+func fakeCIDR(node string) string {
+	h := fnv.New32a()
+	h.Write([]byte(node))
+	n := h.Sum32() % (64 * 256)
+	return fmt.Sprintf("100.%d.%d.0/24", 64+n/256, n%256)
 }
 
 func runAgent(ctx context.Context, o nodeagent.Options) error {

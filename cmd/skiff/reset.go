@@ -1,12 +1,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/skiff-dev/skiff/nodeagent"
+	"github.com/skiff-dev/skiff/nodeagent/runtime"
 )
 
 // resetMarkers are files only a Skiff data directory holds; reset refuses
@@ -40,14 +46,60 @@ the etcd data, certificates, tokens and kubeconfig. Stop Skiff first.`,
 			if !ours {
 				return fmt.Errorf("%s does not look like a Skiff data directory (none of %v in it); not removing it", abs, resetMarkers)
 			}
+			out := cmd.OutOrStdout()
+			if err := removeContainers(cmd.Context(), abs, out); err != nil {
+				// Keep the directory: it names the cluster whose
+				// containers are still to be removed.
+				return err
+			}
 			if err := os.RemoveAll(abs); err != nil {
 				return fmt.Errorf("remove %s: %w", abs, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "removed %s\n", abs)
+			fmt.Fprintf(out, "removed %s\n", abs)
 			return nil
 		},
 	}
 	home, _ := os.UserHomeDir()
 	cmd.Flags().StringVar(&dataDir, "data-dir", filepath.Join(home, ".skiff"), "the data directory of the cluster to remove")
 	return cmd
+}
+
+// removeContainers removes every container of the cluster whose data is
+// in dir (the node token names it), then the pod network if no other
+// cluster still uses it.
+func removeContainers(ctx context.Context, dir string, out io.Writer) error {
+	tok, err := os.ReadFile(filepath.Join(dir, "node-token"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // never got as far as running pods
+	}
+	if err != nil {
+		return err
+	}
+	id, err := nodeagent.ClusterIDOfToken(strings.TrimSpace(string(tok)))
+	if err != nil {
+		return fmt.Errorf("%s/node-token: %w", dir, err)
+	}
+	rt, err := runtime.NewDocker(runtime.DockerOptions{})
+	if err != nil {
+		return fmt.Errorf("docker (to remove the cluster's containers): %w", err)
+	}
+	defer rt.Close()
+	cs, err := rt.ListContainers(ctx, map[string]string{runtime.LabelManaged: "true", runtime.LabelCluster: id})
+	if err != nil {
+		return fmt.Errorf("docker (to remove the cluster's containers): %w", err)
+	}
+	for _, c := range cs {
+		if err := rt.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "removed %d containers of cluster %s\n", len(cs), id)
+	switch err := rt.RemoveNetwork(ctx, nodeagent.NetworkName); {
+	case err == nil:
+		fmt.Fprintf(out, "removed network %s\n", nodeagent.NetworkName)
+	case errors.Is(err, runtime.ErrNotFound):
+	default:
+		fmt.Fprintf(out, "kept network %s: %v\n", nodeagent.NetworkName, err)
+	}
+	return nil
 }

@@ -120,3 +120,13 @@ func (d *Docker) inspectNetwork(ctx context.Context, name string, want netip.Pre
 	}
 	return "", true, fmt.Errorf("network %s exists with subnet %v, not %s: remove it (docker network rm %s) or use its subnet as the cluster CIDR", name, subnets, want, name)
 }
+
+// RemoveNetwork removes a network Skiff created. The engine refuses while
+// containers (of other clusters sharing it) are still attached; that
+// error is returned as is. ErrNotFound when it does not exist.
+func (d *Docker) RemoveNetwork(ctx context.Context, name string) error {
+	if err := d.client.NetworkRemove(ctx, name); err != nil {
+		return fmt.Errorf("remove network %s: %w", name, engineErr(err))
+	}
+	return nil
+}
