@@ -91,6 +91,9 @@ func main() {
 		{"controlplane/cold-start", benchColdStart},
 		{"controlplane/idle-rss", benchIdleRSS},
 		{"scheduler/basic", benchScheduler},
+		{"nodeagent/pod-startup", benchPodStartup},
+		{"nodeagent/idle-rss", benchAgentRSS},
+		{"nodeagent/fake-scale", benchFakeScale},
 	}
 	var re *regexp.Regexp
 	if *only != "" {

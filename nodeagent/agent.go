@@ -126,7 +126,7 @@ type Agent struct {
 	recorder  record.EventRecorder
 	volumes   *volume.Manager
 	prober    *prober.Manager
-	source    *objectSource
+	source    volume.Source
 
 	port        int
 	clusterID   string

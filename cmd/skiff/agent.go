@@ -131,5 +131,17 @@ func fakeCIDR(node string) string {
 }
 
 func runAgent(ctx context.Context, o nodeagent.Options) error {
-	return nodeagent.Run(ctx, o)
+	a, err := nodeagent.New(ctx, o)
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	select {
+	case <-a.Ready():
+		releaseStartupPages()
+	case err := <-done:
+		return err
+	}
+	return <-done
 }

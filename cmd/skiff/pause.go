@@ -21,6 +21,9 @@ func newPauseCommand() *cobra.Command {
 		RunE: func(*cobra.Command, []string) error {
 			stop := make(chan os.Signal, 1)
 			signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+			// A pod holds one pause process for its whole life: give back
+			// the start-up pages of this large binary.
+			releaseStartupPages()
 			// As PID 1 of its container (or of the pod, with a shared PID
 			// namespace) it inherits orphans; reap them.
 			child := make(chan os.Signal, 16)

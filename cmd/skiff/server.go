@@ -70,6 +70,7 @@ func newServerCommand(logLevel *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			releaseStartupPages()
 			return cp.Wait()
 		},
 	}

@@ -66,6 +66,7 @@ func newUpCommand(logLevel *string) *cobra.Command {
 				return err
 			}
 			step("node %s Ready", agent.NodeName())
+			releaseStartupPages()
 			fmt.Fprintf(errOut, "\nTry:\n  export KUBECONFIG=%s\n  kubectl get nodes\n  kubectl run hello --image=busybox:local --restart=Never -- sh -c 'echo hi; sleep 3600'\n  kubectl logs hello\n\nStop with Ctrl-C: pods keep running and are adopted when `skiff up` comes back. `skiff reset` removes everything.\n", cp.api.KubeconfigPath)
 			err = cp.Wait()
 			if aerr := <-agentDone; aerr != nil && err == nil && !errors.Is(aerr, context.Canceled) {

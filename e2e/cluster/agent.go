@@ -105,3 +105,10 @@ func (a *Agent) Stop() error {
 
 // Restart starts the agent again with the same options.
 func (a *Agent) Restart() error { return a.start() }
+
+// PID is the agent's process ID.
+func (a *Agent) PID() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cmd.Process.Pid
+}
