@@ -57,6 +57,23 @@ func TestNodeAgentRunsPods(t *testing.T) {
 			}
 			return nil
 		})
+		// --tail and -f go through the API server to the agent.
+		k.must("run", "counter", "--image="+img, "--restart=Never", "--", "sh", "-c", "for i in 1 2 3; do echo line$i; done; sleep 1; echo late; sleep 3600")
+		waitPod(t, cs, "default", "counter", 60*time.Second, podRunning)
+		eventually(t, 10*time.Second, func() error {
+			if out := k.must("logs", "counter", "--tail=2"); out != "line3\nlate\n" {
+				return fmt.Errorf("kubectl logs --tail=2: %q", out)
+			}
+			return nil
+		})
+		fctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		out, _, _ := cluster.Run(fctx, nil, "", k.bin, "--kubeconfig", k.kubeconfig, "--cache-dir", k.cacheDir, "logs", "-f", "counter")
+		followed := fctx.Err() != nil // still following when the test stopped it
+		cancel()
+		if out != "line1\nline2\nline3\nlate\n" || !followed {
+			t.Fatalf("kubectl logs -f printed %q, still following at the end: %v", out, followed)
+		}
+		k.must("delete", "pod", "counter", "--grace-period=0", "--force")
 		names := docker(t, "ps", "--filter", "label=skiff.dev/node="+node, "--format", "{{.Names}}")
 		if !strings.Contains(names, "skiff_hello_hello_default_") || !strings.Contains(names, "skiff_POD_hello_default_") {
 			t.Fatalf("docker ps names:\n%s", names)

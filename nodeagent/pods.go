@@ -309,8 +309,15 @@ func (a *Agent) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Cont
 	}
 	a.recorder.Eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
 	start := a.clock.Now()
+	// Progress goes to the pod as an event every few seconds, so a long
+	// pull is visible in `kubectl describe` while it runs.
+	var lastProgress time.Time
 	img, err := a.rt.PullImage(ctx, c.Image, a.pullAuth(ctx, pod), func(line string) {
 		a.log.Debug("pull progress", "image", c.Image, "progress", line)
+		if now := a.clock.Now(); now.Sub(lastProgress) >= 5*time.Second {
+			lastProgress = now
+			a.recorder.Eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q: %s", c.Image, line)
+		}
 	})
 	if err != nil {
 		m.PullBackoff = m.PullBackoff.Next(a.clock.Now())
