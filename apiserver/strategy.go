@@ -146,7 +146,11 @@ func (res *resource) prepareForUpdate(obj, old runtime.Object, subresource strin
 	}
 	m, _ := meta.Accessor(obj)
 	om, _ := meta.Accessor(old)
-	m.SetUID(om.GetUID())
+	// A UID in the update is a precondition (validation refuses a
+	// different one as immutable, as kube-apiserver does); none means "this one".
+	if m.GetUID() == "" {
+		m.SetUID(om.GetUID())
+	}
 	m.SetCreationTimestamp(om.GetCreationTimestamp())
 	m.SetDeletionTimestamp(om.GetDeletionTimestamp())
 	m.SetDeletionGracePeriodSeconds(om.GetDeletionGracePeriodSeconds())

@@ -1,0 +1,192 @@
+// Package manager runs Skiff's controllers: one shared informer factory,
+// one event broadcaster, and leader election through a Lease so that of
+// several servers sharing one etcd only one runs the controllers at a time.
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+)
+
+// Controller is one control loop. Its constructor registers the informers
+// it needs on the shared factories; Run blocks until ctx ends.
+type Controller interface {
+	Name() string
+	Run(ctx context.Context) error
+}
+
+// Deps is what controllers are built from.
+type Deps struct {
+	Client   kubernetes.Interface
+	Metadata metadata.Interface
+	// Informers and MetadataInformers are shared by all controllers and
+	// started by the manager once it leads.
+	Informers         informers.SharedInformerFactory
+	MetadataInformers metadatainformer.SharedInformerFactory
+	Logger            *slog.Logger
+	Clock             clock.WithTicker
+	broadcaster       record.EventBroadcaster
+}
+
+// Recorder returns an event recorder reporting as component (e.g.
+// "deployment-controller"), as kube-controller-manager's controllers do.
+func (d *Deps) Recorder(component string) record.EventRecorder {
+	return d.broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component})
+}
+
+// Options configure a Manager.
+type Options struct {
+	Logger *slog.Logger
+	Clock  clock.WithTicker
+	// Identity names this server in the leader lease (default: hostname+pid).
+	Identity string
+	// LeaseDuration, RenewDeadline, RetryPeriod tune leader election
+	// (kube-controller-manager's defaults 15 s / 10 s / 2 s).
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// Resync is the informers' resync period (default 0: none; every
+	// controller is level-triggered on events and its own requeues).
+	Resync time.Duration
+}
+
+// Manager runs controllers.
+type Manager struct {
+	opts        Options
+	deps        *Deps
+	mu          sync.Mutex
+	controllers []Controller
+	broadcaster record.EventBroadcaster
+	leading     chan struct{}
+}
+
+// New builds a manager and the dependencies controllers are built from.
+func New(cfg *rest.Config, opts Options) (*Manager, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.Identity == "" {
+		hn, _ := os.Hostname()
+		opts.Identity = fmt.Sprintf("%s_%d", hn, os.Getpid())
+	}
+	if opts.LeaseDuration == 0 {
+		opts.LeaseDuration, opts.RenewDeadline, opts.RetryPeriod = 15*time.Second, 10*time.Second, 2*time.Second
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	md, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	b := record.NewBroadcaster()
+	m := &Manager{opts: opts, broadcaster: b, leading: make(chan struct{})}
+	m.deps = &Deps{
+		Client:            client,
+		Metadata:          md,
+		Informers:         informers.NewSharedInformerFactory(client, opts.Resync),
+		MetadataInformers: metadatainformer.NewSharedInformerFactory(md, opts.Resync),
+		Logger:            opts.Logger,
+		Clock:             opts.Clock,
+		broadcaster:       b,
+	}
+	return m, nil
+}
+
+// Deps returns what controllers are built from.
+func (m *Manager) Deps() *Deps { return m.deps }
+
+// Add registers a controller; call before Start.
+func (m *Manager) Add(c Controller) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.controllers = append(m.controllers, c)
+}
+
+// Leading is closed once this manager leads and its controllers run.
+func (m *Manager) Leading() <-chan struct{} { return m.leading }
+
+// Start campaigns for leadership and, while leading, runs every
+// controller. It blocks until ctx ends. Losing the lease stops the
+// controllers (a new leader takes over); this process then exits its
+// controllers' loops and returns an error, as kube-controller-manager
+// exits, so a supervisor can restart it cleanly.
+func (m *Manager) Start(ctx context.Context) error {
+	log := m.opts.Logger
+	m.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: m.deps.Client.CoreV1().Events("")})
+	defer m.broadcaster.Shutdown()
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: metav1.NamespaceSystem, Name: "skiff-controller-manager"},
+		Client:     m.deps.Client.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: m.opts.Identity},
+	}
+	var lost error
+	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock:            lock,
+		LeaseDuration:   m.opts.LeaseDuration,
+		RenewDeadline:   m.opts.RenewDeadline,
+		RetryPeriod:     m.opts.RetryPeriod,
+		ReleaseOnCancel: true,
+		Name:            "skiff-controller-manager",
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(ctx context.Context) {
+				log.Info("leading: starting controllers", "identity", m.opts.Identity)
+				m.runControllers(ctx)
+			},
+			OnStoppedLeading: func() {
+				if ctx.Err() == nil {
+					lost = errors.New("lost the controller-manager lease")
+					log.Error("lost the controller-manager lease")
+				}
+			},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	le.Run(ctx)
+	return lost
+}
+
+func (m *Manager) runControllers(ctx context.Context) {
+	m.deps.Informers.Start(ctx.Done())
+	m.deps.MetadataInformers.Start(ctx.Done())
+	m.deps.Informers.WaitForCacheSync(ctx.Done())
+	m.deps.MetadataInformers.WaitForCacheSync(ctx.Done())
+	m.mu.Lock()
+	cs := append([]Controller(nil), m.controllers...)
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		go func(c Controller) {
+			defer wg.Done()
+			if err := c.Run(ctx); err != nil && ctx.Err() == nil {
+				m.opts.Logger.Error("controller stopped", "controller", c.Name(), "err", err)
+			}
+		}(c)
+	}
+	close(m.leading)
+	wg.Wait()
+}
