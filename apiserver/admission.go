@@ -28,7 +28,8 @@ var immortalNamespaces = map[string]bool{
 var bootstrapNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease}
 
 // admitCreate admits a new object before it is validated and stored:
-// NamespaceLifecycle (its namespace must exist and must not be
+// DefaultTolerationSeconds (pods get bounded tolerations of the not-ready
+// and unreachable taints), NamespaceLifecycle (its namespace must exist and must not be
 // terminating) and PodSecurity (the namespace's pod security labels must
 // be valid; a pod must meet its namespace's enforce level; pods and pod
 // templates that miss its warn level draw a warning).
@@ -38,6 +39,9 @@ func (s *Server) admitCreate(ctx context.Context, res *resource, obj runtime.Obj
 	}
 	if !res.t.Namespaced {
 		return nil
+	}
+	if pod, ok := obj.(*corev1.Pod); ok {
+		s.addDefaultTolerations(pod)
 	}
 	m, _ := meta.Accessor(obj)
 	ns, err := s.namespace(ctx, m.GetNamespace())

@@ -37,6 +37,8 @@ type RunOptions struct {
 	EtcdQuotaBytes int64
 	// ClusterCIDR is the pod network (default DefaultClusterCIDR).
 	ClusterCIDR string
+	// Default toleration of the not-ready/unreachable taints (seconds).
+	NotReadyTolerationSeconds, UnreachableTolerationSeconds int64
 	// EtcdClientURL also serves the embedded etcd's gRPC API there
 	// (benchmarks only; empty in production).
 	EtcdClientURL      string
@@ -152,6 +154,9 @@ func Run(ctx context.Context, o RunOptions) (*Running, error) {
 		CompactionInterval: o.CompactionInterval,
 		Credentials:        creds,
 		ClusterCIDR:        o.ClusterCIDR,
+
+		NotReadyTolerationSeconds:    o.NotReadyTolerationSeconds,
+		UnreachableTolerationSeconds: o.UnreachableTolerationSeconds,
 	}
 	docs, err := openapi.New(reg, openapi.Info{Title: "Kubernetes", Version: o.Version.GitVersion})
 	if err != nil {

@@ -60,6 +60,9 @@ type Config struct {
 	// ClusterCIDR is the pod network, published to node agents (default
 	// DefaultClusterCIDR).
 	ClusterCIDR string
+	// NotReadyTolerationSeconds and UnreachableTolerationSeconds are the
+	// tolerations pods get by default (DefaultTolerationSeconds).
+	NotReadyTolerationSeconds, UnreachableTolerationSeconds int64
 	// Credentials: the cluster CA (to sign node certificates) and the
 	// API server's client certificate towards node agents.
 	Credentials *pki.Credentials
@@ -107,6 +110,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.ClusterCIDR == "" {
 		cfg.ClusterCIDR = DefaultClusterCIDR
+	}
+	if cfg.NotReadyTolerationSeconds == 0 {
+		cfg.NotReadyTolerationSeconds = DefaultTolerationSeconds
+	}
+	if cfg.UnreachableTolerationSeconds == 0 {
+		cfg.UnreachableTolerationSeconds = DefaultTolerationSeconds
 	}
 	s := &Server{
 		cfg:       cfg,

@@ -100,18 +100,44 @@ func New(cfg *rest.Config, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := record.NewBroadcaster()
-	m := &Manager{opts: opts, broadcaster: b, leading: make(chan struct{})}
-	m.deps = &Deps{
-		Client:            client,
-		Metadata:          md,
-		Informers:         informers.NewSharedInformerFactory(client, opts.Resync),
-		MetadataInformers: metadatainformer.NewSharedInformerFactory(md, opts.Resync),
-		Logger:            opts.Logger,
-		Clock:             opts.Clock,
-		broadcaster:       b,
-	}
+	m := &Manager{opts: opts, leading: make(chan struct{})}
+	m.deps = NewDeps(client, md, opts.Logger, opts.Clock, opts.Resync)
+	m.broadcaster = m.deps.broadcaster
 	return m, nil
+}
+
+// NewDeps builds controller dependencies over given clients — what New
+// does, exposed so tests can build controllers over fake clients. The
+// event broadcaster is not started: events are recorded once a manager
+// (or the test) starts it with StartEvents.
+func NewDeps(client kubernetes.Interface, md metadata.Interface, log *slog.Logger, clk clock.WithTicker, resync time.Duration) *Deps {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	d := &Deps{
+		Client:      client,
+		Metadata:    md,
+		Informers:   informers.NewSharedInformerFactory(client, resync),
+		Logger:      log,
+		Clock:       clk,
+		broadcaster: record.NewBroadcaster(),
+	}
+	if md != nil {
+		d.MetadataInformers = metadatainformer.NewSharedInformerFactory(md, resync)
+	}
+	return d
+}
+
+// StartEvents sends recorded events to the API until ctx ends.
+func (d *Deps) StartEvents(ctx context.Context) {
+	d.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: d.Client.CoreV1().Events("")})
+	go func() {
+		<-ctx.Done()
+		d.broadcaster.Shutdown()
+	}()
 }
 
 // Deps returns what controllers are built from.
@@ -134,8 +160,7 @@ func (m *Manager) Leading() <-chan struct{} { return m.leading }
 // exits, so a supervisor can restart it cleanly.
 func (m *Manager) Start(ctx context.Context) error {
 	log := m.opts.Logger
-	m.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: m.deps.Client.CoreV1().Events("")})
-	defer m.broadcaster.Shutdown()
+	m.deps.StartEvents(ctx)
 	lock := &resourcelock.LeaseLock{
 		LeaseMeta:  metav1.ObjectMeta{Namespace: metav1.NamespaceSystem, Name: "skiff-controller-manager"},
 		Client:     m.deps.Client.CoordinationV1(),
@@ -171,9 +196,11 @@ func (m *Manager) Start(ctx context.Context) error {
 
 func (m *Manager) runControllers(ctx context.Context) {
 	m.deps.Informers.Start(ctx.Done())
-	m.deps.MetadataInformers.Start(ctx.Done())
 	m.deps.Informers.WaitForCacheSync(ctx.Done())
-	m.deps.MetadataInformers.WaitForCacheSync(ctx.Done())
+	if m.deps.MetadataInformers != nil {
+		m.deps.MetadataInformers.Start(ctx.Done())
+		m.deps.MetadataInformers.WaitForCacheSync(ctx.Done())
+	}
 	m.mu.Lock()
 	cs := append([]Controller(nil), m.controllers...)
 	m.mu.Unlock()
