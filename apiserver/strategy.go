@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -36,6 +37,9 @@ var generationKinds = map[schema.GroupVersionKind]bool{
 	batchv1.SchemeGroupVersion.WithKind("CronJob"):              true,
 	networkingv1.SchemeGroupVersion.WithKind("Ingress"):         true,
 	corev1.SchemeGroupVersion.WithKind("ReplicationController"): true,
+	// EndpointSlices have no spec: the endpoints and ports are the
+	// "spec" (specChanged compares everything but metadata).
+	discoveryv1.SchemeGroupVersion.WithKind("EndpointSlice"): true,
 }
 
 // keepStatusOnCreate are kinds whose status may be set by the creator
