@@ -289,7 +289,9 @@ func watchTimeout(o *listOptions) time.Duration {
 }
 
 func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, res *resource, info *requestInfo) {
-	f, err := negotiateJSON(r, true)
+	// A watch event carries one object, so it is negotiated as one:
+	// client-go's metadata informers ask for as=PartialObjectMetadata.
+	f, err := negotiateJSON(r, false)
 	if err == nil && f.mediaType != mediaJSON {
 		err = apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "GET", res.gr(), "", "watch streams are served as JSON only", 0, false)
 	}

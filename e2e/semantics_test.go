@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/metadata"
 	"k8s.io/utils/ptr"
 )
 
@@ -234,6 +235,48 @@ func TestAPISemantics(t *testing.T) {
 				}
 			case <-deadline:
 				t.Fatal("no initial-events-end bookmark")
+			}
+		}
+	})
+
+	t.Run("metadata-only watch streams PartialObjectMetadata", func(t *testing.T) {
+		// client-go's metadata informers (the garbage collector's) watch
+		// with as=PartialObjectMetadata; full objects would fail to decode.
+		cfg, err := s.RESTConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mc, err := metadata.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := mc.Resource(corev1.SchemeGroupVersion.WithResource("configmaps")).Namespace("default").Watch(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		if _, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "meta-watch", Labels: map[string]string{"k": "v"}}, Data: map[string]string{"big": "x"}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case ev := <-w.ResultChan():
+				if ev.Type == watch.Error {
+					t.Fatalf("watch error: %+v", ev.Object)
+				}
+				m, ok := ev.Object.(*metav1.PartialObjectMetadata)
+				if !ok {
+					t.Fatalf("event object %T, want *PartialObjectMetadata", ev.Object)
+				}
+				if m.Name == "meta-watch" {
+					if m.Labels["k"] != "v" || m.UID == "" {
+						t.Fatalf("metadata %+v", m)
+					}
+					return
+				}
+			case <-deadline:
+				t.Fatal("no event for meta-watch")
 			}
 		}
 	})
