@@ -3,11 +3,13 @@ package apiserver
 import (
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"k8s.io/utils/ptr"
 
@@ -170,5 +172,77 @@ func TestSpecChangedIgnoresMetadataAndStatus(t *testing.T) {
 	b.Spec.Replicas = ptr.To[int32](2)
 	if !specChanged(a, b) {
 		t.Error("replicas change not counted as a spec change")
+	}
+}
+
+func strategyFor(t *testing.T, gvk schema.GroupVersionKind) *resource {
+	t.Helper()
+	reg, err := manifests.NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ, ok := reg.ByKind(gvk)
+	if !ok {
+		t.Fatalf("no type for %s", gvk)
+	}
+	return &resource{t: typ, stored: typ}
+}
+
+// Built-in kinds' status strategies reset the spec, not the metadata:
+// the upstream deployment controller writes its revision annotation
+// through deployments/status.
+func TestStatusUpdateKeepsMetadataButNotSpec(t *testing.T) {
+	res := strategyFor(t, appsv1.SchemeGroupVersion.WithKind("Deployment"))
+	old := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", UID: "u1", Generation: 3, Labels: map[string]string{"app": "web"}},
+		Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](3)}}
+	in := old.DeepCopy()
+	in.Annotations = map[string]string{"deployment.kubernetes.io/revision": "2"}
+	in.Labels = map[string]string{"app": "other"}
+	in.Spec.Replicas = ptr.To[int32](9)
+	in.Generation = 7
+	in.Status.Replicas = 3
+	out := res.prepareForUpdate(in, old, "status").(*appsv1.Deployment)
+	if out.Annotations["deployment.kubernetes.io/revision"] != "2" {
+		t.Errorf("annotation dropped: %v", out.Annotations)
+	}
+	if out.Labels["app"] != "web" || *out.Spec.Replicas != 3 || out.Generation != 3 || out.Status.Replicas != 3 {
+		t.Errorf("labels %v replicas %d generation %d status %d: want web, 3, 3, 3", out.Labels, *out.Spec.Replicas, out.Generation, out.Status.Replicas)
+	}
+
+	pods := strategyFor(t, corev1.SchemeGroupVersion.WithKind("Pod"))
+	oldPod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", UID: "u2", OwnerReferences: []metav1.OwnerReference{{Name: "rs", UID: "o1"}}}}
+	inPod := oldPod.DeepCopy()
+	inPod.OwnerReferences = nil
+	inPod.Labels = map[string]string{"x": "y"}
+	outPod := pods.prepareForUpdate(inPod, oldPod, "status").(*corev1.Pod)
+	if len(outPod.OwnerReferences) != 1 || outPod.Labels["x"] != "y" {
+		t.Errorf("pod status update: owners %v labels %v; want owners kept, labels changed", outPod.OwnerReferences, outPod.Labels)
+	}
+}
+
+func TestDeploymentAnnotationChangeBumpsGeneration(t *testing.T) {
+	res := strategyFor(t, appsv1.SchemeGroupVersion.WithKind("Deployment"))
+	old := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Generation: 2}}
+	in := old.DeepCopy()
+	in.Annotations = map[string]string{"kubernetes.io/change-cause": "v2"}
+	if g := res.prepareForUpdate(in, old, "").(*appsv1.Deployment).Generation; g != 3 {
+		t.Errorf("generation %d after an annotation change, want 3", g)
+	}
+	rs := strategyFor(t, appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
+	oldRS := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "web", Generation: 2}}
+	inRS := oldRS.DeepCopy()
+	inRS.Annotations = map[string]string{"a": "b"}
+	if g := rs.prepareForUpdate(inRS, oldRS, "").(*appsv1.ReplicaSet).Generation; g != 2 {
+		t.Errorf("replicaset generation %d after an annotation change, want 2", g)
+	}
+}
+
+func TestGenerateNameFitsALabel(t *testing.T) {
+	long := strings.Repeat("a", 70) + "-"
+	if n := generateName(long); len(n) != 63 || !strings.HasPrefix(n, strings.Repeat("a", 58)) {
+		t.Errorf("generateName(70 chars) = %q (%d chars), want 58 + 5", n, len(n))
+	}
+	if n := generateName("web-"); len(n) != 9 || !strings.HasPrefix(n, "web-") {
+		t.Errorf("generateName(web-) = %q", n)
 	}
 }

@@ -77,6 +77,34 @@ func resetField(obj runtime.Object, name string) {
 }
 
 // specChanged reports whether anything outside metadata and status differs.
+// keepSystemMeta carries the metadata no update may change over from the
+// stored object (kube-apiserver's rest.BeforeUpdate).
+func keepSystemMeta(obj, old runtime.Object) {
+	m, _ := meta.Accessor(obj)
+	om, _ := meta.Accessor(old)
+	// A UID in the update is a precondition (validation refuses a
+	// different one as immutable, as kube-apiserver does); none means "this one".
+	if m.GetUID() == "" {
+		m.SetUID(om.GetUID())
+	}
+	m.SetCreationTimestamp(om.GetCreationTimestamp())
+	m.SetDeletionTimestamp(om.GetDeletionTimestamp())
+	m.SetDeletionGracePeriodSeconds(om.GetDeletionGracePeriodSeconds())
+	m.SetManagedFields(om.GetManagedFields())
+	m.SetSelfLink("")
+	m.SetGeneration(om.GetGeneration())
+}
+
+// generationChanges says whether an update bumps metadata.generation: a
+// spec change, and for Deployments an annotation change too (kube-apiserver
+// does so because rollbacks were once requested by annotation).
+func generationChanges(obj, old runtime.Object) bool {
+	if d, ok := obj.(*appsv1.Deployment); ok && !equality.Semantic.DeepEqual(d.Annotations, old.(*appsv1.Deployment).Annotations) {
+		return true
+	}
+	return specChanged(obj, old)
+}
+
 func specChanged(a, b runtime.Object) bool {
 	if f1, ok := structField(a, "Spec"); ok {
 		f2, _ := structField(b, "Spec")
@@ -130,14 +158,23 @@ func (res *resource) prepareForCreate(obj runtime.Object, now time.Time) {
 func (res *resource) prepareForUpdate(obj, old runtime.Object, subresource string) runtime.Object {
 	switch subresource {
 	case "status":
-		// Everything but status comes from the existing object, as
-		// kube-apiserver's ResetObjectMetaForStatus does.
-		out := old.DeepCopyObject()
-		copyField(out, obj, "Status")
-		om, _ := meta.Accessor(out)
-		nm, _ := meta.Accessor(obj)
-		om.SetResourceVersion(nm.GetResourceVersion())
-		return out
+		// The spec comes from the existing object; metadata other than
+		// the system-owned fields may change, as with the built-in
+		// kinds' status strategies in kube-apiserver (the upstream
+		// deployment controller writes the revision annotation through
+		// deployments/status). Newer APIs reset metadata too
+		// (ResetObjectMetaForStatus); Skiff serves none of those.
+		copyField(obj, old, "Spec")
+		keepSystemMeta(obj, old)
+		switch o := obj.(type) {
+		case *corev1.Pod:
+			// Old kubelets corrupted owner references through pods/status.
+			o.OwnerReferences = old.(*corev1.Pod).OwnerReferences
+		case *appsv1.Deployment:
+			// Labels select; only a spec update may change them.
+			o.Labels = old.(*appsv1.Deployment).Labels
+		}
+		return obj
 	case "binding":
 		// The binding handler changed only spec.nodeName, annotations and
 		// the PodScheduled condition of a copy of the current object.
@@ -148,24 +185,13 @@ func (res *resource) prepareForUpdate(obj, old runtime.Object, subresource strin
 		out.ResourceVersion = obj.(*corev1.Namespace).ResourceVersion
 		return out
 	}
-	m, _ := meta.Accessor(obj)
-	om, _ := meta.Accessor(old)
-	// A UID in the update is a precondition (validation refuses a
-	// different one as immutable, as kube-apiserver does); none means "this one".
-	if m.GetUID() == "" {
-		m.SetUID(om.GetUID())
-	}
-	m.SetCreationTimestamp(om.GetCreationTimestamp())
-	m.SetDeletionTimestamp(om.GetDeletionTimestamp())
-	m.SetDeletionGracePeriodSeconds(om.GetDeletionGracePeriodSeconds())
-	m.SetManagedFields(om.GetManagedFields())
-	m.SetSelfLink("")
+	keepSystemMeta(obj, old)
 	if res.t.HasStatus() {
 		copyField(obj, old, "Status")
 	}
-	m.SetGeneration(om.GetGeneration())
-	if generationKinds[res.t.GroupVersionKind] && specChanged(obj, old) {
-		m.SetGeneration(om.GetGeneration() + 1)
+	if generationKinds[res.t.GroupVersionKind] && generationChanges(obj, old) {
+		m, _ := meta.Accessor(obj)
+		m.SetGeneration(m.GetGeneration() + 1)
 	}
 	switch o := obj.(type) {
 	case *corev1.Namespace:

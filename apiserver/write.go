@@ -108,7 +108,7 @@ func (s *Server) createObject(ctx context.Context, res *resource, namespace stri
 	generated := m.GetName() == "" && m.GetGenerateName() != ""
 	for attempt := 0; ; attempt++ {
 		if generated {
-			m.SetName(m.GetGenerateName() + rand.String(5))
+			m.SetName(generateName(m.GetGenerateName()))
 		}
 		e, err := s.createOnce(ctx, res, obj, m, dryRun)
 		if generated && errors.Is(err, storage.ErrAlreadyExists) && attempt < 8 {
@@ -116,6 +116,17 @@ func (s *Server) createObject(ctx context.Context, res *resource, namespace stri
 		}
 		return e, err
 	}
+}
+
+// generateName appends five random characters to a generateName prefix,
+// cut to 58 characters first so the name fits a 63-character label, as
+// kube-apiserver's SimpleNameGenerator does.
+func generateName(prefix string) string {
+	const maxPrefix = 63 - 5
+	if len(prefix) > maxPrefix {
+		prefix = prefix[:maxPrefix]
+	}
+	return prefix + rand.String(5)
 }
 
 func (s *Server) createOnce(ctx context.Context, res *resource, obj runtime.Object, m metav1.Object, dryRun bool) (*storage.Entry, error) {
