@@ -179,3 +179,31 @@ func sleeperPod(name, image string) *corev1.Pod {
 }
 
 func ptrInt64(n int64) *int64 { return &n }
+
+// fakeNodes joins n simulated nodes (skiff agent --runtime fake) to a
+// server: their pods turn Running (and Ready, without probes) at once, no
+// Docker involved. It returns the node names once all are Ready.
+func fakeNodes(t *testing.T, s *cluster.Server, n int) []string {
+	t.Helper()
+	cs := clientset(t, s)
+	var names []string
+	for i := 0; i < n; i++ {
+		name := uniqueName(fmt.Sprintf("fake%d", i))
+		a, err := cluster.StartAgent(cluster.AgentOptions{Bin: skiffBin, Server: s, NodeName: name,
+			DataDir: filepath.Join(t.TempDir(), name), Args: []string{"--runtime", "fake", "--node-ip", "127.0.0.1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			a.Kill()
+			if t.Failed() {
+				t.Logf("fake agent %s log:\n%s", name, tail(a.Log(), 3000))
+			}
+		})
+		names = append(names, name)
+	}
+	for _, name := range names {
+		waitNodeReady(t, cs, name)
+	}
+	return names
+}

@@ -382,32 +382,41 @@ func TestTwoAgentsOnOneEngine(t *testing.T) {
 	for _, n := range nodes {
 		waitNodeReady(t, cs, n)
 	}
-	rs, err := cs.AppsV1().ReplicaSets("default").Create(ctx, &appsv1.ReplicaSet{
+	// The ReplicaSet controller makes the pods; the scheduler spreads them.
+	tmpl := sleeperPod("x", img).Spec
+	tmpl.Containers[0].Command = []string{"sh", "-c", "echo hello from $(hostname); trap 'exit 0' TERM; while true; do sleep 1; done"}
+	_, err := cs.AppsV1().ReplicaSets("default").Create(ctx, &appsv1.ReplicaSet{
 		ObjectMeta: metav1.ObjectMeta{Name: "web"},
 		Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](4), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}}, Spec: sleeperPod("x", img).Spec}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}}, Spec: tmpl}},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	per := map[string]int{}
-	for i := 0; i < 4; i++ {
-		p := sleeperPod(fmt.Sprintf("web-%d", i), img)
-		p.Labels = map[string]string{"app": "web"}
-		p.Spec.Containers[0].Command = []string{"sh", "-c", "echo hello from $(hostname); trap 'exit 0' TERM; while true; do sleep 1; done"}
-		p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web", UID: rs.UID, Controller: ptr.To(true)}}
-		if _, err := cs.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
+	var pods []corev1.Pod
+	eventually(t, 60*time.Second, func() error {
+		l, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+		if err != nil {
+			return err
 		}
-	}
-	for i := 0; i < 4; i++ {
-		name := fmt.Sprintf("web-%d", i)
-		p := waitPod(t, cs, "default", name, 60*time.Second, podRunning)
+		if len(l.Items) != 4 {
+			return fmt.Errorf("%d pods, want 4", len(l.Items))
+		}
+		for _, p := range l.Items {
+			if err := podRunning(&p); err != nil {
+				return fmt.Errorf("%s: %v", p.Name, err)
+			}
+		}
+		pods = l.Items
+		return nil
+	})
+	per := map[string]int{}
+	for _, p := range pods {
 		per[p.Spec.NodeName]++
 		eventually(t, 10*time.Second, func() error {
-			logs, err := podLogs(cs, "default", name, "", false)
-			if err != nil || !strings.Contains(logs, "hello from "+name) {
-				return fmt.Errorf("logs of %s on %s: %q %v", name, p.Spec.NodeName, logs, err)
+			logs, err := podLogs(cs, "default", p.Name, "", false)
+			if err != nil || !strings.Contains(logs, "hello from "+p.Name) {
+				return fmt.Errorf("logs of %s on %s: %q %v", p.Name, p.Spec.NodeName, logs, err)
 			}
 			return nil
 		})

@@ -82,7 +82,10 @@ func createNamespace(t *testing.T, cs *kubernetes.Clientset, ns string) {
 // TestSchedulerPlacesPodsLikeKubeScheduler is acceptance 2 of the
 // scheduler issue, against the real server with three registered nodes.
 func TestSchedulerPlacesPodsLikeKubeScheduler(t *testing.T) {
-	s := startServer(t)
+	// The nodes are hand-registered without agents (no lease renewals)
+	// and the ReplicaSet's pods are hand-made with chosen names: the node
+	// lifecycle and ReplicaSet controllers would act on both.
+	s := startServer(t, "--controllers=*,-nodelifecycle,-replicaset")
 	cs := clientset(t, s)
 	ctx := context.Background()
 	for _, n := range []string{"n1", "n2", "n3"} {

@@ -4,6 +4,9 @@
 // the pieces they share: manager (runs them with leader election),
 // ownerref (adoption and release by owner references) and expectations
 // (not acting twice on a change the informers have not shown yet).
+// This package wires them together: Start runs the controllers
+// --controllers selects under one manager, as skiff server (and the
+// benchmarks) do.
 //
 // Every controller is level-triggered: Reconcile(ctx, key) reads the
 // current state from informer caches, computes the desired state, takes

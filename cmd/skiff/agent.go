@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -29,6 +30,9 @@ type agentFlags struct {
 	memory    string
 	pods      int
 	labels    []string
+	// statusFrequency is kubelet's --node-status-update-frequency; the
+	// lease is renewed at the same pace.
+	statusFrequency time.Duration
 }
 
 func (f *agentFlags) register(cmd *cobra.Command, standalone bool) {
@@ -46,12 +50,17 @@ func (f *agentFlags) register(cmd *cobra.Command, standalone bool) {
 	cmd.Flags().StringVar(&f.memory, "memory", "", "memory capacity the node reports (default: the host's)")
 	cmd.Flags().IntVar(&f.pods, "pods", 110, "how many pods the node accepts")
 	cmd.Flags().StringSliceVar(&f.labels, "node-label", nil, "extra node label key=value (repeatable)")
+	cmd.Flags().DurationVar(&f.statusFrequency, "node-status-update-frequency", 10*time.Second, "how often the node renews its lease and posts its status; keep it well under the server's --node-monitor-grace-period")
 }
 
 func (f *agentFlags) options(log *slog.Logger, version string) (nodeagent.Options, error) {
 	o := nodeagent.Options{
 		Server: f.server, NodeName: f.nodeName, DataDir: f.dataDir, NodeIP: f.nodeIP, Listen: f.listen,
 		Pods: f.pods, Labels: map[string]string{}, Version: version, Logger: log,
+		LeaseInterval: f.statusFrequency, StatusInterval: f.statusFrequency,
+	}
+	if f.statusFrequency <= 0 {
+		return o, fmt.Errorf("--node-status-update-frequency must be positive, got %s", f.statusFrequency)
 	}
 	if f.tokenFile != "" {
 		b, err := os.ReadFile(f.tokenFile)

@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/skiff-dev/skiff/apiserver"
+	"github.com/skiff-dev/skiff/reconcile"
 	"github.com/skiff-dev/skiff/scheduler"
 )
 
@@ -19,9 +20,10 @@ type controlPlane struct {
 	done chan error
 }
 
-// startControlPlane starts the API server, then the scheduler. It returns
-// once the API server is ready; the components run until ctx ends.
-func startControlPlane(ctx context.Context, o apiserver.RunOptions, log *slog.Logger) (*controlPlane, error) {
+// startControlPlane starts the API server, then the scheduler and the
+// controllers. It returns once the API server is ready; the components run
+// until ctx ends.
+func startControlPlane(ctx context.Context, o apiserver.RunOptions, co reconcile.Options, log *slog.Logger) (*controlPlane, error) {
 	api, err := apiserver.Run(ctx, o)
 	if err != nil {
 		return nil, err
@@ -42,6 +44,10 @@ func startControlPlane(ctx context.Context, o apiserver.RunOptions, log *slog.Lo
 			log.Error("scheduler stopped", "err", err)
 		}
 	}()
+	co.Logger = log
+	if _, err := reconcile.Start(ctx, api.RESTConfig(), co); err != nil {
+		return nil, err
+	}
 	go func() { cp.done <- api.Wait() }()
 	return cp, nil
 }

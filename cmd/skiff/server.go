@@ -1,13 +1,16 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-dev/skiff/apiserver"
+	"github.com/skiff-dev/skiff/reconcile"
 )
 
 // serverFlags are the flags of `skiff server` (and the server half of `skiff up`).
@@ -22,6 +25,9 @@ type serverFlags struct {
 	tlsSANs            []string
 	compactionInterval time.Duration
 	clusterCIDR        string
+	controllers        reconcile.Options
+
+	notReadyTolerationSeconds, unreachableTolerationSeconds int64
 }
 
 func (f *serverFlags) register(cmd *cobra.Command) {
@@ -35,6 +41,8 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	cmd.Flags().Int64Var(&f.etcdQuotaBytes, "etcd-quota-backend-bytes", 2<<30, "size limit of the embedded etcd database; writes fail with 'database space exceeded' beyond it")
 	cmd.Flags().StringSliceVar(&f.tlsSANs, "tls-san", nil, "extra DNS name or IP for the serving certificate (repeatable)")
 	cmd.Flags().StringVar(&f.clusterCIDR, "cluster-cidr", apiserver.DefaultClusterCIDR, "the pod network: node agents create a Docker network with this subnet and pods get addresses in it")
+	cmd.Flags().StringSliceVar(&f.controllers.Enabled, "controllers", []string{"*"}, "controllers to run, as kube-controller-manager's flag: '*' for all, 'name' to enable, '-name' to disable (known: "+strings.Join(reconcile.ControllerNames, ", ")+")")
+	f.registerNodeLifecycle(cmd)
 	cmd.Flags().DurationVar(&f.compactionInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd history older than one interval is compacted")
 }
 
@@ -51,6 +59,9 @@ func (f *serverFlags) options() apiserver.RunOptions {
 		CompactionInterval: f.compactionInterval,
 		ClusterCIDR:        f.clusterCIDR,
 		Version:            versionInfo(),
+
+		NotReadyTolerationSeconds:    f.notReadyTolerationSeconds,
+		UnreachableTolerationSeconds: f.unreachableTolerationSeconds,
 	}
 }
 
@@ -64,9 +75,12 @@ func newServerCommand(logLevel *string) *cobra.Command {
   kubectl get ns`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.validate(); err != nil {
+				return err
+			}
 			o := f.options()
 			o.Logger = newLogger(*logLevel, cmd.ErrOrStderr())
-			cp, err := startControlPlane(cmd.Context(), o, o.Logger)
+			cp, err := startControlPlane(cmd.Context(), o, f.controllers, o.Logger)
 			if err != nil {
 				return err
 			}
@@ -76,4 +90,47 @@ func newServerCommand(logLevel *string) *cobra.Command {
 	}
 	f.register(cmd)
 	return cmd
+}
+
+// registerNodeLifecycle adds kube-controller-manager's and
+// kube-apiserver's node-failure flags under their upstream names, so a
+// user tuning how fast pods leave a dead node finds the knobs they know.
+func (f *serverFlags) registerNodeLifecycle(cmd *cobra.Command) {
+	nl := &f.controllers.NodeLifecycle
+	fl := cmd.Flags()
+	fl.DurationVar(&nl.MonitorPeriod, "node-monitor-period", 5*time.Second, "how often the node lifecycle controller checks node health")
+	fl.DurationVar(&nl.GracePeriod, "node-monitor-grace-period", 50*time.Second, "how long a node may go without a heartbeat before it is marked Unknown and tainted unreachable")
+	fl.Float64Var(&nl.EvictionRate, "node-eviction-rate", 0.1, "nodes per second whose pods are evicted (given the NoExecute taint) when a zone is healthy")
+	fl.Float64Var(&nl.SecondaryEvictionRate, "secondary-node-eviction-rate", 0.01, "nodes per second when a zone is partly down in a cluster larger than --large-cluster-size-threshold")
+	fl.Float64Var(&nl.UnhealthyZoneThreshold, "unhealthy-zone-threshold", 0.55, "share of not-ready nodes (at least three) from which a zone counts as partly down")
+	fl.IntVar(&nl.LargeClusterThreshold, "large-cluster-size-threshold", 50, "clusters with more nodes than this keep evicting, at the secondary rate, while a zone is partly down")
+	fl.Int64Var(&f.notReadyTolerationSeconds, "default-not-ready-toleration-seconds", apiserver.DefaultTolerationSeconds, "tolerationSeconds of the node.kubernetes.io/not-ready:NoExecute toleration added to every pod that has none")
+	fl.Int64Var(&f.unreachableTolerationSeconds, "default-unreachable-toleration-seconds", apiserver.DefaultTolerationSeconds, "tolerationSeconds of the node.kubernetes.io/unreachable:NoExecute toleration added to every pod that has none")
+}
+
+// validate rejects flag values the components would misread: their
+// zero values mean "the default", so a zero on the command line would
+// silently become something else.
+func (f *serverFlags) validate() error {
+	nl := f.controllers.NodeLifecycle
+	switch {
+	case nl.MonitorPeriod <= 0:
+		return fmt.Errorf("--node-monitor-period must be positive, got %s", nl.MonitorPeriod)
+	case nl.GracePeriod <= 0:
+		return fmt.Errorf("--node-monitor-grace-period must be positive, got %s", nl.GracePeriod)
+	case nl.EvictionRate <= 0:
+		return fmt.Errorf("--node-eviction-rate must be positive, got %g", nl.EvictionRate)
+	case nl.SecondaryEvictionRate <= 0:
+		return fmt.Errorf("--secondary-node-eviction-rate must be positive, got %g", nl.SecondaryEvictionRate)
+	case nl.UnhealthyZoneThreshold <= 0 || nl.UnhealthyZoneThreshold > 1:
+		return fmt.Errorf("--unhealthy-zone-threshold must be in (0, 1], got %g", nl.UnhealthyZoneThreshold)
+	case nl.LargeClusterThreshold <= 0:
+		return fmt.Errorf("--large-cluster-size-threshold must be positive, got %d", nl.LargeClusterThreshold)
+	case f.notReadyTolerationSeconds < 1:
+		return fmt.Errorf("--default-not-ready-toleration-seconds must be at least 1, got %d", f.notReadyTolerationSeconds)
+	case f.unreachableTolerationSeconds < 1:
+		return fmt.Errorf("--default-unreachable-toleration-seconds must be at least 1, got %d", f.unreachableTolerationSeconds)
+	}
+	_, err := f.controllers.Selected()
+	return err
 }

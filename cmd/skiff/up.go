@@ -31,10 +31,13 @@ func newUpCommand(logLevel *string) *cobra.Command {
 			step := func(format string, args ...any) {
 				fmt.Fprintf(errOut, "✓ %-40s %6s\n", fmt.Sprintf(format, args...), time.Since(start).Round(time.Millisecond))
 			}
+			if err := f.validate(); err != nil {
+				return err
+			}
 			o := f.options()
 			o.Logger = newLogger(*logLevel, errOut)
 			ctx := cmd.Context()
-			cp, err := startControlPlane(ctx, o, o.Logger)
+			cp, err := startControlPlane(ctx, o, f.controllers, o.Logger)
 			if err != nil {
 				return err
 			}
