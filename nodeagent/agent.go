@@ -275,8 +275,20 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.pauseImage, err = a.rt.EnsurePauseImage(ctx); err != nil {
 		return fmt.Errorf("sandbox image: %w", err)
 	}
-	if err := a.registerNode(ctx, name+"://"+version); err != nil {
-		return err
+	// Registration is retried until it works, with kubelet's back-off
+	// (100 ms doubling to 7 s): a server restarting, or a conflict with
+	// a controller writing the same Node, is no reason to give up.
+	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 7*time.Second) {
+		err := a.registerNode(ctx, name+"://"+version)
+		if err == nil {
+			break
+		}
+		a.log.Warn("node registration failed; retrying", "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-a.clock.After(delay):
+		}
 	}
 	go a.heartbeat(ctx, name+"://"+version)
 

@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 )
 
@@ -47,25 +48,26 @@ func (a *Agent) registerNode(ctx context.Context, runtimeVersion string) error {
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.opts.NodeName, Labels: a.nodeLabels()}}
 	_, err := nodes.Create(ctx, node, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
-		cur, gerr := nodes.Get(ctx, a.opts.NodeName, metav1.GetOptions{})
-		if gerr != nil {
-			return fmt.Errorf("register node: %w", gerr)
-		}
-		changed := false
-		if cur.Labels == nil {
-			cur.Labels = map[string]string{}
-		}
-		for k, v := range a.nodeLabels() {
-			if cur.Labels[k] != v {
-				cur.Labels[k], changed = v, true
+		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			cur, err := nodes.Get(ctx, a.opts.NodeName, metav1.GetOptions{})
+			if err != nil {
+				return err
 			}
-		}
-		if changed {
-			if _, err := nodes.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
-				return fmt.Errorf("register node: %w", err)
+			changed := false
+			if cur.Labels == nil {
+				cur.Labels = map[string]string{}
 			}
-		}
-		err = nil
+			for k, v := range a.nodeLabels() {
+				if cur.Labels[k] != v {
+					cur.Labels[k], changed = v, true
+				}
+			}
+			if !changed {
+				return nil
+			}
+			_, err = nodes.Update(ctx, cur, metav1.UpdateOptions{})
+			return err
+		})
 	}
 	if err != nil {
 		return fmt.Errorf("register node: %w", err)
@@ -134,19 +136,24 @@ const nodeStatusHeartbeat = time.Minute
 
 // updateNodeStatus writes the node's status when it changed (or the
 // heartbeat is due, or force).
+// A conflict (the node lifecycle controller or a user changed the Node
+// between the read and the write) is retried at once with a fresh read,
+// as kubelet retries its status updates.
 func (a *Agent) updateNodeStatus(ctx context.Context, runtimeVersion string, force bool) error {
 	nodes := a.client.CoreV1().Nodes()
-	node, err := nodes.Get(ctx, a.opts.NodeName, metav1.GetOptions{})
-	if err != nil {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node, err := nodes.Get(ctx, a.opts.NodeName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		want := a.nodeStatus(ctx, node.Status, runtimeVersion)
+		if !force && statusEqual(node.Status, want) && a.clock.Since(lastHeartbeat(node.Status)) < nodeStatusHeartbeat {
+			return nil
+		}
+		node.Status = want
+		_, err = nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{})
 		return err
-	}
-	want := a.nodeStatus(ctx, node.Status, runtimeVersion)
-	if !force && statusEqual(node.Status, want) && a.clock.Since(lastHeartbeat(node.Status)) < nodeStatusHeartbeat {
-		return nil
-	}
-	node.Status = want
-	_, err = nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{})
-	return err
+	})
 }
 
 func lastHeartbeat(st corev1.NodeStatus) time.Time {

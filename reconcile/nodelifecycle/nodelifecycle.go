@@ -179,13 +179,16 @@ func (c *Controller) lastSeen(n *corev1.Node) time.Time {
 	return t
 }
 
+// readyStatus is the node's Ready condition status, "" when it has none
+// yet: a node that just registered is left alone (no taints) until it
+// posts status or its grace period runs out, as upstream does.
 func readyStatus(n *corev1.Node) corev1.ConditionStatus {
 	for _, cond := range n.Status.Conditions {
 		if cond.Type == corev1.NodeReady {
 			return cond.Status
 		}
 	}
-	return corev1.ConditionUnknown
+	return ""
 }
 
 func zoneOf(n *corev1.Node) string {

@@ -145,3 +145,46 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("informer did not catch up")
 }
+
+// A node that registered but has not posted status yet gets no taints
+// within its grace period (its agent is about to write status, and a
+// taint update now would only race it), and is marked Unknown —
+// "Kubelet never posted node status." — after it.
+func TestNewNodeWithoutStatusIsLeftAloneUntilGraceEnds(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := clocktesting.NewFakeClock(start)
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "fresh", CreationTimestamp: metav1.NewTime(start)}}
+	client := fake.NewClientset(n)
+	d := manager.NewDeps(client, nil, nil, clk, 0)
+	c, err := New(d, Options{MonitorPeriod: time.Second, GracePeriod: 10 * time.Second, EvictionRate: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d.Informers.Start(ctx.Done())
+	d.Informers.WaitForCacheSync(ctx.Done())
+
+	clk.SetTime(start.Add(5 * time.Second))
+	client.ClearActions()
+	if err := c.monitor(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range client.Actions() {
+		if a.GetVerb() == "update" || a.GetVerb() == "patch" {
+			t.Fatalf("wrote to a node still in its grace period: %v", a)
+		}
+	}
+
+	clk.SetTime(start.Add(11 * time.Second))
+	if err := c.monitor(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := client.CoreV1().Nodes().Get(ctx, "fresh", metav1.GetOptions{})
+	if readyStatus(got) != corev1.ConditionUnknown {
+		t.Fatalf("after the grace period Ready is %q, want Unknown: %+v", readyStatus(got), got.Status.Conditions)
+	}
+	if got.Status.Conditions[0].Reason != "NodeStatusNeverUpdated" {
+		t.Errorf("reason %q, want NodeStatusNeverUpdated", got.Status.Conditions[0].Reason)
+	}
+}
