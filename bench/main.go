@@ -94,6 +94,8 @@ func main() {
 		{"nodeagent/pod-startup", benchPodStartup},
 		{"nodeagent/idle-rss", benchAgentRSS},
 		{"nodeagent/fake-scale", benchFakeScale},
+		{"controllers/deployment-startup", benchDeploymentStartup},
+		{"controllers/fake-deployment", benchFakeDeployment},
 	}
 	var re *regexp.Regexp
 	if *only != "" {
