@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,10 +22,23 @@ import (
 	watchtools "k8s.io/client-go/tools/watch"
 )
 
-// The Deployment tests drive the real skiff server with the stock kubectl
-// and simulated nodes (their pods are Running and Ready at once), except
-// the broken-image case, which needs a real Docker node to fail a pull.
+// The Deployment tests drive the real skiff server with the stock kubectl.
+// The user story and the broken-image case run on a real Docker node
+// (`skiff up`); the kill -9 case uses simulated nodes, whose pods are
+// Running and Ready at once, so the restart lands mid-rollout reliably.
 // Outputs kubectl prints are logged and asserted in the test.
+
+// tagBusybox gives the local busybox image the tags the user story
+// rolls between (no registry here: IfNotPresent finds them locally),
+// and removes the tags when the test ends.
+func tagBusybox(t *testing.T, tags ...string) {
+	t.Helper()
+	img := busybox(t)
+	for _, tag := range tags {
+		docker(t, "tag", img, tag)
+		t.Cleanup(func() { _, _ = exec.Command("docker", "rmi", tag).CombinedOutput() })
+	}
+}
 
 // webManifest is the user story's web.yaml.
 func webManifest(replicas int, image, strategy string, minReadySeconds int) string {
@@ -265,8 +279,8 @@ func waitRolledOut(t *testing.T, k *kubectl, name string) string {
 // TestDeploymentUserStory is acceptance 1 of the controllers issue, as it
 // concerns Deployments, with the stock kubectl against skiff server.
 func TestDeploymentUserStory(t *testing.T) {
-	s := startServer(t)
-	fakeNodes(t, s, 2)
+	s, _, _ := startUp(t)
+	tagBusybox(t, "busybox:v1", "busybox:v2", "busybox:v3")
 	cs := clientset(t, s)
 	k := newKubectl(t, s, "")
 	ctx := context.Background()
