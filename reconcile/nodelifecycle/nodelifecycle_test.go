@@ -20,16 +20,16 @@ func TestZoneStateAndRate(t *testing.T) {
 	o.defaults()
 	cases := []struct {
 		ready, notReady, size int
-		allDown                bool
-		state                  ZoneState
-		rate                   float64
+		allDown               bool
+		state                 ZoneState
+		rate                  float64
 	}{
 		{3, 0, 3, false, StateNormal, 0.1},
 		{2, 1, 3, false, StateNormal, 0.1},
 		{1, 3, 4, false, StatePartialDisruption, 0}, // small cluster, most down: stop
 		{40, 60, 100, false, StatePartialDisruption, 0.01},
 		{0, 2, 2, true, StateFullDisruption, 0}, // everything down: the control plane is suspect
-		{1, 1, 2, false, StateNormal, 0.1},     // one of two: still normal (TestTaintBasedEvictions' setup)
+		{1, 1, 2, false, StateNormal, 0.1},      // one of two: still normal (TestTaintBasedEvictions' setup)
 	}
 	for _, c := range cases {
 		s := zoneState(c.ready, c.notReady, o.UnhealthyZoneThreshold)
@@ -46,7 +46,9 @@ func TestEvictAt(t *testing.T) {
 	tol := func(sec *int64) corev1.Toleration {
 		return corev1.Toleration{Key: corev1.TaintNodeUnreachable, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: sec}
 	}
-	pod := func(tols ...corev1.Toleration) *corev1.Pod { return &corev1.Pod{Spec: corev1.PodSpec{Tolerations: tols}} }
+	pod := func(tols ...corev1.Toleration) *corev1.Pod {
+		return &corev1.Pod{Spec: corev1.PodSpec{Tolerations: tols}}
+	}
 	if at, ok := EvictAt(pod(), []corev1.Taint{unreachable}); !ok || !at.IsZero() {
 		t.Errorf("no toleration: %v %v, want now", at, ok)
 	}
@@ -94,7 +96,10 @@ func TestSilentNodeIsTaintedAndItsPodsEvicted(t *testing.T) {
 	if _, err := client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Update(ctx, lease("n2", clk.Now()), metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { l, _ := c.leases.Leases(corev1.NamespaceNodeLease).Get("n2"); return l.Spec.RenewTime.Time.Equal(clk.Now()) })
+	waitFor(t, func() bool {
+		l, _ := c.leases.Leases(corev1.NamespaceNodeLease).Get("n2")
+		return l.Spec.RenewTime.Time.Equal(clk.Now())
+	})
 	if err := c.monitor(ctx); err != nil {
 		t.Fatal(err)
 	}
