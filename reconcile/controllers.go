@@ -68,6 +68,8 @@ type Options struct {
 	Enabled       []string
 	NodeLifecycle nodelifecycle.Options
 	Logger        *slog.Logger
+	// Identity names this server in the leader lease (default hostname_pid).
+	Identity string
 }
 
 // Selected resolves Enabled to the names to run, refusing unknown ones
@@ -123,7 +125,7 @@ func Start(ctx context.Context, cfg *rest.Config, o Options) (*manager.Manager, 
 	// with 20/30 against far bigger clusters, but over a network to a
 	// shared API server; this one is local and ours.
 	mcfg.QPS, mcfg.Burst = 500, 1000
-	m, err := manager.New(mcfg, manager.Options{Logger: log.With("component", "controller-manager")})
+	m, err := manager.New(mcfg, manager.Options{Logger: log.With("component", "controller-manager"), Identity: o.Identity})
 	if err != nil {
 		return nil, err
 	}
