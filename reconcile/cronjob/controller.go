@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -18,7 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	"k8s.io/client-go/tools/cache"
@@ -112,35 +110,23 @@ func (c *Controller) Run(ctx context.Context) error {
 		return errors.New("cronjob: informers did not sync")
 	}
 	c.log.Info("starting", "workers", workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() { wait.UntilWithContext(ctx, c.worker, time.Second) })
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	manager.RunWorkers(ctx, c.queue, workers, c.syncAndRequeue, c.syncFailed)
 	return nil
 }
 
-func (c *Controller) worker(ctx context.Context) {
-	for {
-		k, quit := c.queue.Get()
-		if quit {
-			return
-		}
-		requeue, err := c.sync(ctx, k)
-		switch {
-		case err != nil:
-			c.log.Error("sync failed", "cronjob", k, "err", err)
-			c.queue.AddRateLimited(k)
-		case requeue != nil:
-			c.queue.Forget(k)
-			c.queue.AddAfter(k, *requeue)
-		default:
-			c.queue.Forget(k)
-		}
-		c.queue.Done(k)
+// syncAndRequeue syncs a CronJob and, when it succeeded, queues it again
+// for when sync says (its next scheduled time).
+func (c *Controller) syncAndRequeue(ctx context.Context, k string) error {
+	requeue, err := c.sync(ctx, k)
+	if err == nil && requeue != nil {
+		c.queue.AddAfter(k, *requeue)
 	}
+	return err
+}
+
+func (c *Controller) syncFailed(_ context.Context, k string, err error) manager.Failure {
+	c.log.Error("sync failed", "cronjob", k, "err", err)
+	return manager.Retry
 }
 
 func (c *Controller) enqueue(obj any) {
@@ -183,25 +169,13 @@ func (c *Controller) updateCronJob(oldObj, newObj any) {
 
 // jobChanged wakes the CronJob that controls a Job.
 func (c *Controller) jobChanged(obj any) {
-	job, ok := obj.(*batchv1.Job)
+	job, ok := manager.EventObject[*batchv1.Job](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if job, ok = tomb.Obj.(*batchv1.Job); !ok {
-			return
-		}
-	}
-	ref := metav1.GetControllerOf(job)
-	if ref == nil || ref.Kind != cronJobKind.Kind {
 		return
 	}
-	cj, err := c.cronJobs.CronJobs(job.Namespace).Get(ref.Name)
-	if err != nil || cj.UID != ref.UID {
-		return
+	if cj := ownerref.ResolveController(c.cronJobs.CronJobs(job.Namespace), metav1.GetControllerOf(job), cronJobKind); cj != nil {
+		c.enqueue(cj)
 	}
-	c.enqueue(cj)
 }
 
 func (c *Controller) location(cj *batchv1.CronJob) (*time.Location, error) {

@@ -6,24 +6,20 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
+	"github.com/skiff-dev/skiff/reconcile/internal/controllertest"
 	"github.com/skiff-dev/skiff/reconcile/manager"
 )
 
@@ -42,21 +38,7 @@ func newFixture(t *testing.T, now time.Time, objs ...runtime.Object) *fixture {
 	t.Helper()
 	client := fake.NewClientset(objs...)
 	// The fake API neither names nor identifies new objects; the real one does.
-	var created atomic.Int64
-	client.PrependReactor("create", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		m, err := meta.Accessor(a.(k8stesting.CreateAction).GetObject())
-		if err != nil {
-			return false, nil, nil
-		}
-		n := created.Add(1)
-		if m.GetName() == "" && m.GetGenerateName() != "" {
-			m.SetName(fmt.Sprintf("%s%05d", m.GetGenerateName(), n))
-		}
-		if m.GetUID() == "" {
-			m.SetUID(types.UID(fmt.Sprintf("uid-%d", n)))
-		}
-		return false, nil, nil
-	})
+	controllertest.ServeCreates(client, nil)
 	clk := clocktesting.NewFakeClock(now)
 	d := manager.NewDeps(client, nil, slog.New(slog.DiscardHandler), clk, 0)
 	c, err := New(d)
@@ -73,33 +55,11 @@ func newFixture(t *testing.T, now time.Time, objs ...runtime.Object) *fixture {
 	return f
 }
 
-// actions are the client calls the controller made, as "verb resource
-// name" (lists and watches of the informers left out).
+// actions are the client calls the controller made since the last look,
+// as "verb resource name" (lists and watches of the informers left out).
 func (f *fixture) actions() []string {
-	var out []string
-	for _, a := range f.client.Actions() {
-		if a.GetVerb() == "list" || a.GetVerb() == "watch" {
-			continue
-		}
-		res := a.GetResource().Resource
-		if a.GetSubresource() != "" {
-			res += "/" + a.GetSubresource()
-		}
-		name := ""
-		switch a := a.(type) {
-		case k8stesting.CreateAction:
-			name = a.GetObject().(interface{ GetName() string }).GetName()
-		case k8stesting.UpdateAction:
-			name = a.GetObject().(interface{ GetName() string }).GetName()
-		case k8stesting.GetAction:
-			name = a.GetName()
-		case k8stesting.DeleteAction:
-			name = a.GetName()
-		}
-		out = append(out, strings.TrimSpace(a.GetVerb()+" "+res+" "+name))
-	}
-	f.client.ClearActions()
-	return out
+	defer f.client.ClearActions()
+	return controllertest.Actions(f.client)
 }
 
 func (f *fixture) wantActions(want ...string) {
@@ -109,21 +69,9 @@ func (f *fixture) wantActions(want ...string) {
 	}
 }
 
-func (f *fixture) drainEvents() []string {
-	var out []string
-	for {
-		select {
-		case e := <-f.events.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
-}
-
 func (f *fixture) wantEvent(prefix string) {
 	f.t.Helper()
-	evs := f.drainEvents()
+	evs := controllertest.Events(f.events)
 	for _, e := range evs {
 		if strings.HasPrefix(e, prefix) {
 			return
@@ -146,37 +94,12 @@ func (f *fixture) sync(cj *batchv1.CronJob) *time.Duration {
 // waitCaches waits until the listers hold what the fake API holds.
 func (f *fixture) waitCaches() {
 	f.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if f.cachesCurrent() {
-			return
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	f.t.Fatal("informers did not catch up with the fake API")
+	controllertest.WaitFor(f.t, "informers catching up with the fake API", f.cachesCurrent)
 }
 
 func (f *fixture) cachesCurrent() bool {
-	cjs, _ := f.client.Tracker().List(batchv1.SchemeGroupVersion.WithResource("cronjobs"), batchv1.SchemeGroupVersion.WithKind("CronJob"), "")
-	jobs, _ := f.client.Tracker().List(batchv1.SchemeGroupVersion.WithResource("jobs"), batchv1.SchemeGroupVersion.WithKind("Job"), "")
-	cachedCJs, _ := f.c.cronJobs.List(labels.Everything())
-	cachedJobs, _ := f.c.jobs.List(labels.Everything())
-	if len(cachedCJs) != len(cjs.(*batchv1.CronJobList).Items) || len(cachedJobs) != len(jobs.(*batchv1.JobList).Items) {
-		return false
-	}
-	for _, cj := range cjs.(*batchv1.CronJobList).Items {
-		got, err := f.c.cronJobs.CronJobs(cj.Namespace).Get(cj.Name)
-		if err != nil || !apiequality.Semantic.DeepEqual(got, &cj) {
-			return false
-		}
-	}
-	for _, j := range jobs.(*batchv1.JobList).Items {
-		got, err := f.c.jobs.Jobs(j.Namespace).Get(j.Name)
-		if err != nil || !apiequality.Semantic.DeepEqual(got, &j) {
-			return false
-		}
-	}
-	return true
+	return controllertest.CacheCurrent(f.client, batchv1.SchemeGroupVersion.WithResource("cronjobs"), batchv1.SchemeGroupVersion.WithKind("CronJob"), f.c.cronJobs) &&
+		controllertest.CacheCurrent(f.client, batchv1.SchemeGroupVersion.WithResource("jobs"), batchv1.SchemeGroupVersion.WithKind("Job"), f.c.jobs)
 }
 
 func (f *fixture) cronJob(name string) *batchv1.CronJob {
@@ -450,7 +373,7 @@ func TestMissingAndUnexpectedJobs(t *testing.T) {
 	f := newFixture(t, minute(10, 30), cj, stranger)
 	f.sync(cj)
 	f.wantActions("get cronjobs cj", "get jobs gone", "update cronjobs/status cj")
-	evs := strings.Join(f.drainEvents(), "\n")
+	evs := strings.Join(controllertest.Events(f.events), "\n")
 	if !strings.Contains(evs, "Warning UnexpectedJob Saw a job that the controller did not create or forgot: "+stranger.Name) ||
 		!strings.Contains(evs, "Normal MissingJob Active job went missing: gone") {
 		t.Fatalf("events %s", evs)
@@ -495,27 +418,15 @@ func TestRunWakesAtTheScheduledTime(t *testing.T) {
 	go func() { done <- f.c.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	// The queue's heartbeat ticker, plus the timer of the requeued CronJob.
-	waitFor(t, func() bool { return f.clock.Waiters() >= 2 })
+	controllertest.WaitFor(t, "the CronJob waiting for its schedule", func() bool { return f.clock.Waiters() >= 2 })
 	f.clock.Step(6*time.Minute + 59*time.Second)
 	time.Sleep(50 * time.Millisecond)
 	if got := f.jobNames(); len(got) != 0 {
 		t.Fatalf("jobs %v before 10:10", got)
 	}
 	f.clock.Step(2 * time.Second)
-	waitFor(t, func() bool { return len(f.jobNames()) == 1 })
+	controllertest.WaitFor(t, "a Job created", func() bool { return len(f.jobNames()) == 1 })
 	if got, want := f.jobNames()[0], fmt.Sprintf("cj-%d", minute(10, 10).Unix()/60); got != want {
 		t.Fatalf("job %s, want %s", got, want)
 	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatal("condition not reached")
 }

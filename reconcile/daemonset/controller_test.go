@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,16 +15,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
 	"github.com/skiff-dev/skiff/reconcile/history"
+	"github.com/skiff-dev/skiff/reconcile/internal/controllertest"
 )
 
 // fixture is a controller on a fake clientset with real informers and a
@@ -40,26 +38,6 @@ type fixture struct {
 	clock  *clocktesting.FakeClock
 }
 
-// apiServer makes the fake clientset do what the API server does on
-// create: name from generateName, a UID, a creation time.
-func apiServer(client *fake.Clientset, clk *clocktesting.FakeClock) {
-	var seq atomic.Int64
-	client.PrependReactor("create", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		obj, ok := a.(k8stesting.CreateAction).GetObject().(metav1.Object)
-		if !ok {
-			return false, nil, nil
-		}
-		if obj.GetName() == "" && obj.GetGenerateName() != "" {
-			obj.SetName(fmt.Sprintf("%s%05d", obj.GetGenerateName(), seq.Add(1)))
-		}
-		if obj.GetUID() == "" {
-			obj.SetUID(types.UID(fmt.Sprintf("uid-%s-%d", obj.GetName(), seq.Add(1))))
-		}
-		obj.SetCreationTimestamp(metav1.NewTime(clk.Now()))
-		return false, nil, nil
-	})
-}
-
 func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	t.Helper()
 	client := fake.NewClientset(objs...)
@@ -71,10 +49,11 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 func newFixtureWith(t *testing.T, write, read *fake.Clientset) *fixture {
 	t.Helper()
 	clk := clocktesting.NewFakeClock(t0)
-	apiServer(write, clk)
+	// What the API server does on create that the fake does not.
+	controllertest.ServeCreates(write, clk)
 	inf := informers.NewSharedInformerFactory(read, 0)
 	rec := record.NewFakeRecorder(1000)
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := newController(write, inf, rec, log, clk)
 	if err != nil {
 		t.Fatal(err)
@@ -88,13 +67,6 @@ func newFixtureWith(t *testing.T, write, read *fake.Clientset) *fixture {
 	return &fixture{t: t, ctx: ctx, client: write, c: c, rec: rec, clock: clk}
 }
 
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
 func (f *fixture) sync() {
 	f.t.Helper()
 	if err := f.c.sync(f.ctx, "default/agent"); err != nil {
@@ -105,13 +77,7 @@ func (f *fixture) sync() {
 // eventually waits for the informer caches to show what cond wants.
 func (f *fixture) eventually(what string, cond func() bool) {
 	f.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			f.t.Fatalf("cache never showed %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	controllertest.WaitFor(f.t, "the cache showing "+what, cond)
 }
 
 func (f *fixture) cachedPods() []*corev1.Pod {
@@ -205,17 +171,7 @@ func (f *fixture) runPods(ready bool) {
 	})
 }
 
-func (f *fixture) events() []string {
-	var out []string
-	for {
-		select {
-		case e := <-f.rec.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
-}
+func (f *fixture) events() []string { return controllertest.Events(f.rec) }
 
 func countPrefix(events []string, prefix string) int {
 	n := 0

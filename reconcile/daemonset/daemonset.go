@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -28,6 +27,7 @@ import (
 	"github.com/skiff-dev/skiff/reconcile/expectations"
 	"github.com/skiff-dev/skiff/reconcile/history"
 	"github.com/skiff-dev/skiff/reconcile/manager"
+	"github.com/skiff-dev/skiff/reconcile/ownerref"
 )
 
 var controllerKind = appsv1.SchemeGroupVersion.WithKind("DaemonSet")
@@ -134,35 +134,14 @@ func (c *Controller) Run(ctx context.Context) error {
 		return errors.New("daemonset: caches did not sync")
 	}
 	c.log.Info("started")
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.processNext(ctx) {
-			}
-		}()
-	}
 	go wait.UntilWithContext(ctx, func(context.Context) { c.backoff.GC() }, backoffGCInterval)
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	manager.RunWorkers(ctx, c.queue, workers, c.sync, c.syncFailed)
 	return nil
 }
 
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		c.log.Error("sync failed, retrying", "daemonset", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+func (c *Controller) syncFailed(_ context.Context, key string, err error) manager.Failure {
+	c.log.Error("sync failed, retrying", "daemonset", key, "err", err)
+	return manager.Retry
 }
 
 func (c *Controller) enqueue(ds *appsv1.DaemonSet) {
@@ -185,7 +164,7 @@ func (c *Controller) updateDaemonSet(old, cur any) {
 }
 
 func (c *Controller) deleteDaemonSet(obj any) {
-	ds, ok := unwrap[*appsv1.DaemonSet](obj)
+	ds, ok := manager.EventObject[*appsv1.DaemonSet](obj)
 	if !ok {
 		return
 	}
@@ -195,26 +174,10 @@ func (c *Controller) deleteDaemonSet(obj any) {
 	c.queue.Add(key)
 }
 
-// unwrap returns the object of a delete event, tombstone or not.
-func unwrap[T any](obj any) (T, bool) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	v, ok := obj.(T)
-	return v, ok
-}
-
 // resolve returns the DaemonSet a controller reference names, if it is
 // still that one.
 func (c *Controller) resolve(ns string, ref *metav1.OwnerReference) *appsv1.DaemonSet {
-	if ref == nil || ref.Kind != controllerKind.Kind {
-		return nil
-	}
-	ds, err := c.dsLister.DaemonSets(ns).Get(ref.Name)
-	if err != nil || ds.UID != ref.UID {
-		return nil
-	}
-	return ds
+	return ownerref.ResolveController(c.dsLister.DaemonSets(ns), ref, controllerKind)
 }
 
 func (c *Controller) addPod(obj any) {
@@ -285,7 +248,7 @@ func (c *Controller) updatePod(old, cur any) {
 }
 
 func (c *Controller) deletePod(obj any) {
-	pod, ok := unwrap[*corev1.Pod](obj)
+	pod, ok := manager.EventObject[*corev1.Pod](obj)
 	if !ok {
 		return
 	}
@@ -352,7 +315,7 @@ func (c *Controller) updateNode(old, cur any) {
 // deleteNode: a deleted node changes desiredNumberScheduled even when
 // no daemon pod ran there (upstream waits for a pod event or a resync).
 func (c *Controller) deleteNode(obj any) {
-	if _, ok := unwrap[*corev1.Node](obj); !ok {
+	if _, ok := manager.EventObject[*corev1.Node](obj); !ok {
 		return
 	}
 	for _, ds := range c.allDaemonSets() {
@@ -409,7 +372,7 @@ func (c *Controller) updateRevision(old, cur any) {
 }
 
 func (c *Controller) deleteRevision(obj any) {
-	rev, ok := unwrap[*appsv1.ControllerRevision](obj)
+	rev, ok := manager.EventObject[*appsv1.ControllerRevision](obj)
 	if !ok {
 		return
 	}

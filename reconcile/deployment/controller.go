@@ -5,14 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -22,10 +19,15 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiff-dev/skiff/reconcile/manager"
+	"github.com/skiff-dev/skiff/reconcile/ownerref"
 )
 
-// controllerKind is what the ReplicaSets' controller references name.
-var controllerKind = appsv1.SchemeGroupVersion.WithKind("Deployment")
+var (
+	// controllerKind is what the ReplicaSets' controller references name.
+	controllerKind = appsv1.SchemeGroupVersion.WithKind("Deployment")
+	// replicaSetKind is what the pods' controller references name.
+	replicaSetKind = appsv1.SchemeGroupVersion.WithKind("ReplicaSet")
+)
 
 const (
 	// workers is kube-controller-manager's --concurrent-deployment-syncs.
@@ -92,39 +94,19 @@ func (c *Controller) Run(ctx context.Context) error {
 		return fmt.Errorf("deployment: caches did not sync: %w", ctx.Err())
 	}
 	c.log.Info("started", "workers", workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() { wait.UntilWithContext(ctx, c.worker, time.Second) })
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	manager.RunWorkers(ctx, c.queue, workers, c.Reconcile, c.syncFailed)
 	return nil
 }
 
-func (c *Controller) worker(ctx context.Context) {
-	for c.processNext(ctx) {
-	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	err := c.Reconcile(ctx, key)
-	switch {
-	case err == nil:
-		c.queue.Forget(key)
-	case c.queue.NumRequeues(key) < maxRetries:
+// syncFailed retries a Deployment with back-off up to maxRetries times,
+// then drops it until its next event, as upstream does.
+func (c *Controller) syncFailed(_ context.Context, key string, err error) manager.Failure {
+	if c.queue.NumRequeues(key) < maxRetries {
 		c.log.Info("sync failed, will retry", "deployment", key, "err", err)
-		c.queue.AddRateLimited(key)
-	default:
-		c.log.Error("sync failed, dropping out of the queue until the next change", "deployment", key, "err", err)
-		c.queue.Forget(key)
+		return manager.Retry
 	}
-	return true
+	c.log.Error("sync failed, dropping out of the queue until the next change", "deployment", key, "err", err)
+	return manager.GiveUp
 }
 
 func (c *Controller) enqueue(d *appsv1.Deployment) {
@@ -150,51 +132,22 @@ func (c *Controller) addDeployment(obj any) { c.enqueue(obj.(*appsv1.Deployment)
 func (c *Controller) updateDeployment(_, cur any) { c.enqueue(cur.(*appsv1.Deployment)) }
 
 func (c *Controller) deleteDeployment(obj any) {
-	d, ok := obj.(*appsv1.Deployment)
-	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if d, ok = tomb.Obj.(*appsv1.Deployment); !ok {
-			return
-		}
+	if d, ok := manager.EventObject[*appsv1.Deployment](obj); ok {
+		c.enqueue(d)
 	}
-	c.enqueue(d)
 }
 
 // resolveControllerRef returns the Deployment a controller reference
 // names, if it is the one with that UID.
 func (c *Controller) resolveControllerRef(ns string, ref *metav1.OwnerReference) *appsv1.Deployment {
-	if ref.Kind != controllerKind.Kind {
-		return nil
-	}
-	d, err := c.dLister.Deployments(ns).Get(ref.Name)
-	if err != nil || d.UID != ref.UID {
-		return nil
-	}
-	return d
+	return ownerref.ResolveController(c.dLister.Deployments(ns), ref, controllerKind)
 }
 
 // deploymentsSelecting are the Deployments whose selector matches an
 // orphan ReplicaSet: any of them may adopt it.
 func (c *Controller) deploymentsSelecting(rs *appsv1.ReplicaSet) []*appsv1.Deployment {
-	if len(rs.Labels) == 0 {
-		return nil
-	}
-	list, err := c.dLister.Deployments(rs.Namespace).List(labels.Everything())
-	if err != nil {
-		return nil
-	}
-	var out []*appsv1.Deployment
-	for _, d := range list {
-		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(rs.Labels)) {
-			continue
-		}
-		out = append(out, d)
-	}
-	return out
+	return ownerref.Selecting(c.dLister.Deployments(rs.Namespace), rs.Labels,
+		func(d *appsv1.Deployment) *metav1.LabelSelector { return d.Spec.Selector })
 }
 
 func (c *Controller) addReplicaSet(obj any) {
@@ -241,15 +194,9 @@ func (c *Controller) updateReplicaSet(oldObj, curObj any) {
 }
 
 func (c *Controller) deleteReplicaSet(obj any) {
-	rs, ok := obj.(*appsv1.ReplicaSet)
+	rs, ok := manager.EventObject[*appsv1.ReplicaSet](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if rs, ok = tomb.Obj.(*appsv1.ReplicaSet); !ok {
-			return
-		}
+		return
 	}
 	if ref := metav1.GetControllerOf(rs); ref != nil {
 		if d := c.resolveControllerRef(rs.Namespace, ref); d != nil {
@@ -261,29 +208,15 @@ func (c *Controller) deleteReplicaSet(obj any) {
 // deletePod wakes a Recreate Deployment when one of its old pods is gone:
 // the new ReplicaSet waits for exactly that.
 func (c *Controller) deletePod(obj any) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := manager.EventObject[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
-	}
-	ref := metav1.GetControllerOf(pod)
-	if ref == nil || ref.Kind != "ReplicaSet" {
 		return
 	}
-	rs, err := c.rsLister.ReplicaSets(pod.Namespace).Get(ref.Name)
-	if err != nil || rs.UID != ref.UID {
+	rs := ownerref.ResolveController(c.rsLister.ReplicaSets(pod.Namespace), metav1.GetControllerOf(pod), replicaSetKind)
+	if rs == nil {
 		return
 	}
-	dref := metav1.GetControllerOf(rs)
-	if dref == nil {
-		return
-	}
-	if d := c.resolveControllerRef(rs.Namespace, dref); d != nil && d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
+	if d := c.resolveControllerRef(rs.Namespace, metav1.GetControllerOf(rs)); d != nil && d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
 		c.enqueue(d)
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	ktesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
+
+	"github.com/skiff-dev/skiff/reconcile/internal/controllertest"
 )
 
 func TestNewReplicaSetCreated(t *testing.T) {
@@ -319,7 +321,7 @@ func TestProgressDeadline(t *testing.T) {
 		t.Fatal("requeued at once")
 	}
 	f.clock.Step(7*time.Second + time.Millisecond)
-	waitFor(t, func() bool { return f.c.queue.Len() == 1 })
+	controllertest.WaitFor(t, "the Deployment requeued", func() bool { return f.c.queue.Len() == 1 })
 
 	f.mustReconcile()
 	dep := f.deployment()
@@ -343,17 +345,6 @@ func TestProgressDeadline(t *testing.T) {
 	f.mustReconcile()
 	if got := condition(f.deployment(), appsv1.DeploymentProgressing); got != "True/NewReplicaSetAvailable" {
 		t.Fatalf("Progressing %s after the pod became available", got)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

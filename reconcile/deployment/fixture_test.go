@@ -15,11 +15,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes/fake"
-	ktesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
+	"github.com/skiff-dev/skiff/reconcile/internal/controllertest"
 	"github.com/skiff-dev/skiff/reconcile/manager"
 )
 
@@ -57,18 +57,7 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 // cache puts an object into the informer store, as a watch event would.
 func (f *fixture) cache(o runtime.Object) {
 	f.t.Helper()
-	var err error
-	switch o := o.(type) {
-	case *appsv1.Deployment:
-		err = f.d.Informers.Apps().V1().Deployments().Informer().GetIndexer().Update(o)
-	case *appsv1.ReplicaSet:
-		err = f.d.Informers.Apps().V1().ReplicaSets().Informer().GetIndexer().Update(o)
-	case *corev1.Pod:
-		err = f.d.Informers.Core().V1().Pods().Informer().GetIndexer().Update(o)
-	}
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	controllertest.Cache(f.t, f.d.Informers, o)
 }
 
 // resync copies what the fake API server holds into the caches: the
@@ -107,45 +96,9 @@ func (f *fixture) mustReconcile() {
 }
 
 // actions are the requests sent, as "verb resource[/sub] name".
-func (f *fixture) actions() []string {
-	var out []string
-	for _, a := range f.client.Actions() {
-		if a.GetVerb() == "list" || a.GetVerb() == "watch" {
-			continue
-		}
-		r := a.GetResource().Resource
-		if a.GetSubresource() != "" {
-			r += "/" + a.GetSubresource()
-		}
-		name := ""
-		switch a := a.(type) {
-		case ktesting.CreateAction:
-			name = a.GetObject().(metav1.Object).GetName()
-		case ktesting.UpdateAction:
-			name = a.GetObject().(metav1.Object).GetName()
-		case ktesting.DeleteAction:
-			name = a.GetName()
-		case ktesting.PatchAction:
-			name = a.GetName()
-		case ktesting.GetAction:
-			name = a.GetName()
-		}
-		out = append(out, a.GetVerb()+" "+r+" "+name)
-	}
-	return out
-}
+func (f *fixture) actions() []string { return controllertest.Actions(f.client) }
 
-func (f *fixture) events() []string {
-	var out []string
-	for {
-		select {
-		case e := <-f.rec.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
-}
+func (f *fixture) events() []string { return controllertest.Events(f.rec) }
 
 func (f *fixture) deployment() *appsv1.Deployment {
 	f.t.Helper()

@@ -112,16 +112,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	c.log.Info("controller started", "workers", workers)
 	c.queueLeftovers()
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	manager.RunWorkers(ctx, c.queue, workers, c.Reconcile, c.syncFailed)
 	c.log.Info("controller stopped")
 	return nil
 }
@@ -144,24 +135,12 @@ func (c *Controller) queueLeftovers() {
 	}
 }
 
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	err := c.Reconcile(ctx, key)
-	switch {
-	case err == nil:
-		c.queue.Forget(key)
-	case errors.Is(err, errStaleCache):
-		c.queue.AddRateLimited(key)
-	default:
+func (c *Controller) syncFailed(_ context.Context, key string, err error) manager.Failure {
+	if !errors.Is(err, errStaleCache) {
 		// Never dropped: there is no informer resync to bring it back.
 		c.log.Error("sync failed, will retry", "service", key, "retries", c.queue.NumRequeues(key), "err", err)
-		c.queue.AddRateLimited(key)
 	}
-	return true
+	return manager.Retry
 }
 
 // Reconcile brings the Endpoints of the Service named by key

@@ -18,6 +18,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
+	"github.com/skiff-dev/skiff/reconcile/internal/controllertest"
 	"github.com/skiff-dev/skiff/reconcile/manager"
 )
 
@@ -47,22 +48,7 @@ func newHarness(t *testing.T, run bool, objs ...runtime.Object) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d.Informers.Start(ctx.Done())
-	d.Informers.WaitForCacheSync(ctx.Done())
-	done := make(chan error, 1)
-	if run {
-		go func() { done <- c.Run(ctx) }()
-	}
-	t.Cleanup(func() {
-		cancel()
-		if run {
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		}
-		d.Informers.Shutdown()
-	})
+	ctx := controllertest.Start(t, d, c, run)
 	return &harness{t: t, cs: cs, c: c, ctx: ctx}
 }
 
@@ -80,19 +66,9 @@ func (h *harness) get(name string) (*corev1.Endpoints, error) {
 	return h.cs.CoreV1().Endpoints("default").Get(context.Background(), name, metav1.GetOptions{})
 }
 
-func (h *harness) eventually(f func() error) {
+func (h *harness) eventually(check func() error) {
 	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	controllertest.Eventually(h.t, check)
 }
 
 // expect waits until the Endpoints render as want ("" once they are gone).

@@ -125,43 +125,19 @@ func (c *Controller) Run(ctx context.Context) error {
 		return ctx.Err()
 	}
 	c.log.Info("controller started", "workers", workers)
-	done := make(chan struct{})
-	for range workers {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			for c.processNext(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	for range workers {
-		<-done
-	}
+	manager.RunWorkers(ctx, c.queue, workers, c.Reconcile, c.syncFailed)
 	c.log.Info("controller stopped")
 	return nil
 }
 
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	err := c.Reconcile(ctx, key)
-	switch {
-	case err == nil:
-		c.queue.Forget(key)
-	case errors.Is(err, errStaleCache):
-		c.queue.AddRateLimited(key)
-	default:
+func (c *Controller) syncFailed(_ context.Context, key string, err error) manager.Failure {
+	if !errors.Is(err, errStaleCache) {
 		// Never dropped: with no informer resync, a Service given up on
 		// would keep wrong endpoints until its next event. The limiter
 		// backs off to a retry every two minutes.
 		c.log.Error("sync failed, will retry", "service", key, "retries", c.queue.NumRequeues(key), "err", err)
-		c.queue.AddRateLimited(key)
 	}
-	return true
+	return manager.Retry
 }
 
 // Reconcile brings the EndpointSlices of the Service named by key
@@ -362,20 +338,9 @@ func (c *Controller) onPodUpdate(old, cur any) {
 // away: its pods were left out while it was unknown, and its zone shows
 // in their endpoints.
 func (c *Controller) onNode(obj any) {
-	var name string
-	switch o := obj.(type) {
-	case *corev1.Node:
-		name = o.Name
-	case cache.DeletedFinalStateUnknown:
-		n, ok := o.Obj.(*corev1.Node)
-		if !ok {
-			return
-		}
-		name = n.Name
-	default:
-		return
+	if n, ok := manager.EventObject[*corev1.Node](obj); ok {
+		c.enqueueForNode(n.Name)
 	}
-	c.enqueueForNode(name)
 }
 
 func (c *Controller) onNodeUpdate(old, cur any) {
@@ -435,15 +400,9 @@ func (c *Controller) onSliceUpdate(old, cur any) {
 }
 
 func (c *Controller) onSliceDelete(obj any) {
-	s, ok := obj.(*discoveryv1.EndpointSlice)
+	s, ok := manager.EventObject[*discoveryv1.EndpointSlice](obj)
 	if !ok {
-		t, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if s, ok = t.Obj.(*discoveryv1.EndpointSlice); !ok {
-			return
-		}
+		return
 	}
 	if s.Labels[discoveryv1.LabelManagedBy] == ManagedBy && c.tracker.HandleDeletion(s) {
 		c.queueForSlice(s)

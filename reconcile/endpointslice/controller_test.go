@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -19,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/skiff-dev/skiff/reconcile/internal/controllertest"
 	"github.com/skiff-dev/skiff/reconcile/manager"
 )
 
@@ -80,22 +80,7 @@ func newHarness(t *testing.T, run bool, objs ...runtime.Object) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d.Informers.Start(ctx.Done())
-	d.Informers.WaitForCacheSync(ctx.Done())
-	done := make(chan error, 1)
-	if run {
-		go func() { done <- c.Run(ctx) }()
-	}
-	t.Cleanup(func() {
-		cancel()
-		if run {
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		}
-		d.Informers.Shutdown()
-	})
+	ctx := controllertest.Start(t, d, c, run)
 	return &harness{t: t, cs: cs, c: c, ctx: ctx}
 }
 
@@ -137,19 +122,9 @@ func (h *harness) waitCached(svc string, n int) {
 	})
 }
 
-func (h *harness) eventually(f func() error) {
+func (h *harness) eventually(check func() error) {
 	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	controllertest.Eventually(h.t, check)
 }
 
 func (h *harness) reconcile(key string) error {

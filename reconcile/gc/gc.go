@@ -139,22 +139,23 @@ func (c *Controller) Run(ctx context.Context) error {
 		return nil
 	}
 
-	var wg sync.WaitGroup
-	for range c.workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
 	t := c.clock.NewTicker(c.resync)
 	defer t.Stop()
+	var wg sync.WaitGroup
+	wg.Go(func() { c.rediscover(ctx, t.C()) })
+	manager.RunWorkers(ctx, c.queue, c.workers, c.Reconcile, c.collectFailed)
+	wg.Wait()
+	return nil
+}
+
+// rediscover asks discovery for new resource types at every tick until
+// ctx ends.
+func (c *Controller) rediscover(ctx context.Context, ticks <-chan time.Time) {
 	for {
 		select {
 		case <-ctx.Done():
-			c.queue.ShutDown()
-			wg.Wait()
-			return nil
-		case <-t.C():
+			return
+		case <-ticks:
 			if err := c.syncMonitors(ctx); err != nil {
 				c.log.Error("discovery failed; keeping the current watches", "err", err)
 			}
@@ -166,30 +167,19 @@ func (c *Controller) Run(ctx context.Context) error {
 // yet; checked again with backoff until one does (or it goes).
 var errNotObserved = errors.New("owner exists but has not been observed yet")
 
-func (c *Controller) processNext(ctx context.Context) bool {
-	uid, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(uid)
-	err := c.Reconcile(ctx, uid)
+// collectFailed retries an object with back-off whatever failed.
+func (c *Controller) collectFailed(ctx context.Context, uid types.UID, err error) manager.Failure {
 	switch {
-	case err == nil:
-		c.queue.Forget(uid)
 	case errors.Is(err, errNotObserved):
-		c.queue.AddRateLimited(uid)
+		// Expected: checked again until an informer shows the owner.
 	case apierrors.IsConflict(err):
 		// The object changed since it was read (a precondition
 		// failed): it is simply judged again.
 		c.log.Debug("object changed while being collected; retrying", "uid", uid, "err", err)
-		c.queue.AddRateLimited(uid)
-	default:
-		if ctx.Err() == nil {
-			c.log.Warn("garbage collection failed; will retry", "uid", uid, "err", err)
-		}
-		c.queue.AddRateLimited(uid)
+	case ctx.Err() == nil:
+		c.log.Warn("garbage collection failed; will retry", "uid", uid, "err", err)
 	}
-	return true
+	return manager.Retry
 }
 
 // syncMonitors asks discovery for the resources to watch and starts or

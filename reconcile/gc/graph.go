@@ -156,7 +156,9 @@ func (g *graph) observe(o observation) []types.UID {
 	}
 	if n.deletingDependents && !wasDeletingDependents {
 		out.add(uid)
-		for d := range n.dependents {
+		// Sorted, as everywhere else in the graph: the queue order (and
+		// the test that pins it) must not hang on map iteration.
+		for _, d := range sortedUIDs(n.dependents) {
 			out.add(d)
 		}
 	}

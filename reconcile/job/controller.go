@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/skiff-dev/skiff/reconcile/expectations"
 	"github.com/skiff-dev/skiff/reconcile/manager"
+	"github.com/skiff-dev/skiff/reconcile/ownerref"
 )
 
 var jobKind = batchv1.SchemeGroupVersion.WithKind("Job")
@@ -115,49 +115,20 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	c.log.Info("starting", "workers", workers)
 	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() { wait.UntilWithContext(ctx, c.worker, time.Second) })
-	}
-	wg.Go(func() { wait.UntilWithContext(ctx, c.orphanWorker, time.Second) })
-	<-ctx.Done()
-	c.queue.ShutDown()
-	c.orphanQueue.ShutDown()
+	wg.Go(func() { manager.RunWorkers(ctx, c.orphanQueue, 1, c.syncOrphanPod, c.orphanFailed) })
+	manager.RunWorkers(ctx, c.queue, workers, c.syncJob, c.syncFailed)
 	wg.Wait()
 	return nil
 }
 
-func (c *Controller) worker(ctx context.Context) {
-	for {
-		key, quit := c.queue.Get()
-		if quit {
-			return
-		}
-		err := c.syncJob(ctx, key)
-		if err == nil {
-			c.queue.Forget(key)
-		} else {
-			c.log.Error("sync failed", "job", key, "err", err)
-			c.queue.AddRateLimited(key)
-		}
-		c.queue.Done(key)
-	}
+func (c *Controller) syncFailed(_ context.Context, key string, err error) manager.Failure {
+	c.log.Error("sync failed", "job", key, "err", err)
+	return manager.Retry
 }
 
-func (c *Controller) orphanWorker(ctx context.Context) {
-	for {
-		key, quit := c.orphanQueue.Get()
-		if quit {
-			return
-		}
-		err := c.syncOrphanPod(ctx, key)
-		if err == nil {
-			c.orphanQueue.Forget(key)
-		} else {
-			c.log.Error("releasing orphan pod failed", "pod", key, "err", err)
-			c.orphanQueue.AddRateLimited(key)
-		}
-		c.orphanQueue.Done(key)
-	}
+func (c *Controller) orphanFailed(_ context.Context, key string, err error) manager.Failure {
+	c.log.Error("releasing orphan pod failed", "pod", key, "err", err)
+	return manager.Retry
 }
 
 // enqueue schedules a sync of a Job after delay. Job events sync at once;
@@ -193,15 +164,9 @@ func (c *Controller) updateJob(oldObj, newObj any) {
 
 func (c *Controller) deleteJob(obj any) {
 	c.enqueue(obj, 0)
-	job, ok := obj.(*batchv1.Job)
+	job, ok := manager.EventObject[*batchv1.Job](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if job, ok = tomb.Obj.(*batchv1.Job); !ok {
-			return
-		}
+		return
 	}
 	c.releaseFinalizers(job)
 }
@@ -227,14 +192,7 @@ func (c *Controller) enqueueOrphan(pod *corev1.Pod) {
 // jobOf returns the Job a controller reference points to, if it still
 // exists with that UID.
 func (c *Controller) jobOf(ns string, ref *metav1.OwnerReference) *batchv1.Job {
-	if ref == nil || ref.Kind != jobKind.Kind || ref.APIVersion != jobKind.GroupVersion().String() {
-		return nil
-	}
-	job, err := c.jobs.Jobs(ns).Get(ref.Name)
-	if err != nil || job.UID != ref.UID {
-		return nil
-	}
-	return job
+	return ownerref.ResolveControllerOfVersion(c.jobs.Jobs(ns), ref, jobKind)
 }
 
 // jobsSelecting returns the Jobs whose selector matches an orphan pod, to
@@ -323,15 +281,9 @@ func (c *Controller) updatePod(oldObj, newObj any) {
 
 // deletePod handles a pod going away (final) or starting to (!final).
 func (c *Controller) deletePod(obj any, final bool) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := manager.EventObject[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	ref := metav1.GetControllerOf(pod)
 	if ref == nil {

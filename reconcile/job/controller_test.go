@@ -534,17 +534,6 @@ func TestRunFailsOnceThenCompletes(t *testing.T) {
 	f.wantEvents("Normal SuccessfulCreate Created pod: acc-", "Normal Completed Job completed")
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestBackoffLimitPerIndex(t *testing.T) {
 	f := newFixture(t, newJob("per", ptr.To[int32](2), ptr.To[int32](2), func(j *batchv1.Job) {
 		j.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)

@@ -16,11 +16,9 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
@@ -31,6 +29,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
+	"github.com/skiff-dev/skiff/reconcile/internal/controllertest"
 	"github.com/skiff-dev/skiff/reconcile/manager"
 )
 
@@ -180,40 +179,11 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	return f
 }
 
-// actions are the client calls the controller made, as "verb resource
-// name" (the informers' lists and watches left out).
+// actions are the client calls the controller made since the last look,
+// as "verb resource name" (the informers' lists and watches left out).
 func (f *fixture) actions() []string {
-	var out []string
-	for _, a := range f.client.Actions() {
-		if a.GetVerb() == "list" || a.GetVerb() == "watch" {
-			continue
-		}
-		res := a.GetResource().Resource
-		if a.GetSubresource() != "" {
-			res += "/" + a.GetSubresource()
-		}
-		name := ""
-		switch a := a.(type) {
-		case k8stesting.CreateAction:
-			m, _ := meta.Accessor(a.GetObject())
-			name = m.GetName()
-			if name == "" {
-				name = m.GetGenerateName() + "*"
-			}
-		case k8stesting.UpdateAction:
-			m, _ := meta.Accessor(a.GetObject())
-			name = m.GetName()
-		case k8stesting.GetAction:
-			name = a.GetName()
-		case k8stesting.DeleteAction:
-			name = a.GetName()
-		case k8stesting.PatchAction:
-			name = a.GetName()
-		}
-		out = append(out, strings.TrimSpace(a.GetVerb()+" "+res+" "+name))
-	}
-	f.client.ClearActions()
-	return out
+	defer f.client.ClearActions()
+	return controllertest.Actions(f.client)
 }
 
 // wantActions compares actions ignoring order among calls the controller
@@ -243,21 +213,9 @@ func (f *fixture) wantActions(want ...string) {
 	}
 }
 
-func (f *fixture) drainEvents() []string {
-	var out []string
-	for {
-		select {
-		case e := <-f.events.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
-}
-
 func (f *fixture) wantEvents(want ...string) {
 	f.t.Helper()
-	got := f.drainEvents()
+	got := controllertest.Events(f.events)
 	for _, w := range want {
 		if !slices.ContainsFunc(got, func(e string) bool { return strings.HasPrefix(e, w) }) {
 			f.t.Fatalf("no event %q in %q", w, got)
@@ -285,36 +243,12 @@ func (f *fixture) sync(name string) {
 
 func (f *fixture) waitCaches() {
 	f.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !f.cachesCurrent() {
-		if time.Now().After(deadline) {
-			f.t.Fatal("informers did not catch up with the fake API")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	controllertest.WaitFor(f.t, "informers catching up with the fake API", f.cachesCurrent)
 }
 
 func (f *fixture) cachesCurrent() bool {
-	pods, _ := f.client.Tracker().List(podsGVR, corev1.SchemeGroupVersion.WithKind("Pod"), "")
-	jobs, _ := f.client.Tracker().List(jobsGVR, batchv1.SchemeGroupVersion.WithKind("Job"), "")
-	cachedPods, _ := f.c.pods.List(labels.Everything())
-	cachedJobs, _ := f.c.jobs.List(labels.Everything())
-	if len(cachedPods) != len(pods.(*corev1.PodList).Items) || len(cachedJobs) != len(jobs.(*batchv1.JobList).Items) {
-		return false
-	}
-	for _, p := range pods.(*corev1.PodList).Items {
-		got, err := f.c.pods.Pods(p.Namespace).Get(p.Name)
-		if err != nil || !apiequality.Semantic.DeepEqual(got, &p) {
-			return false
-		}
-	}
-	for _, j := range jobs.(*batchv1.JobList).Items {
-		got, err := f.c.jobs.Jobs(j.Namespace).Get(j.Name)
-		if err != nil || !apiequality.Semantic.DeepEqual(got, &j) {
-			return false
-		}
-	}
-	return true
+	return controllertest.CacheCurrent(f.client, podsGVR, corev1.SchemeGroupVersion.WithKind("Pod"), f.c.pods) &&
+		controllertest.CacheCurrent(f.client, jobsGVR, batchv1.SchemeGroupVersion.WithKind("Job"), f.c.jobs)
 }
 
 func (f *fixture) job(name string) *batchv1.Job {

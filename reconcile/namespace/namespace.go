@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -90,40 +89,21 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
 		return nil
 	}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	manager.RunWorkers(ctx, c.queue, workers, c.Reconcile, c.syncFailed)
 	return nil
 }
 
-func (c *Controller) processNext(ctx context.Context) bool {
-	name, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(name)
-	err := c.Reconcile(ctx, name)
+// syncFailed retries a namespace with back-off whatever failed: content
+// still going away is the usual case and logged only at debug level.
+func (c *Controller) syncFailed(ctx context.Context, name string, err error) manager.Failure {
 	var remaining *contentRemainingError
 	switch {
-	case err == nil:
-		c.queue.Forget(name)
 	case errors.As(err, &remaining):
 		c.log.Debug("namespace content remains", "namespace", name, "objects", remaining.objects)
-		c.queue.AddRateLimited(name)
-	default:
-		if ctx.Err() == nil {
-			c.log.Warn("namespace deletion failed; will retry", "namespace", name, "err", err)
-		}
-		c.queue.AddRateLimited(name)
+	case ctx.Err() == nil:
+		c.log.Warn("namespace deletion failed; will retry", "namespace", name, "err", err)
 	}
-	return true
+	return manager.Retry
 }
 
 // contentRemainingError: objects are on their way out (finalizers,

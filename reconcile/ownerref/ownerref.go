@@ -4,6 +4,12 @@
 // lets go of those that no longer match. Adoption and release are patches
 // that carry the object's UID, so a recreated object of the same name is
 // never touched by mistake.
+//
+// It also answers the two questions every owning controller's event
+// handlers ask of an informer cache (resolve.go), generic over listers:
+// which owner a controller reference means (ResolveController, checked by
+// UID as upstream's resolveControllerRef), and which owners' selectors
+// match an orphan's labels (Selecting, as the listers' GetPod<Owner>s).
 package ownerref
 
 import (

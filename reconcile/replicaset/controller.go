@@ -11,8 +11,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/skiff-dev/skiff/reconcile/expectations"
 	"github.com/skiff-dev/skiff/reconcile/manager"
+	"github.com/skiff-dev/skiff/reconcile/ownerref"
 )
 
 // controllerKind is what the pods' controller references name.
@@ -98,36 +97,15 @@ func (c *Controller) Run(ctx context.Context) error {
 		return fmt.Errorf("replicaset: caches did not sync: %w", ctx.Err())
 	}
 	c.log.Info("started", "workers", workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() { wait.UntilWithContext(ctx, c.worker, time.Second) })
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	manager.RunWorkers(ctx, c.queue, workers, c.Reconcile, c.syncFailed)
 	return nil
 }
 
-func (c *Controller) worker(ctx context.Context) {
-	for c.processNext(ctx) {
-	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.Reconcile(ctx, key); err != nil {
-		// Upstream retries a ReplicaSet forever, with back-off: giving up
-		// would leave it short of pods until something else touches it.
-		c.log.Info("sync failed, will retry", "replicaset", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+// syncFailed: upstream retries a ReplicaSet forever, with back-off;
+// giving up would leave it short of pods until something else touches it.
+func (c *Controller) syncFailed(_ context.Context, key string, err error) manager.Failure {
+	c.log.Info("sync failed, will retry", "replicaset", key, "err", err)
+	return manager.Retry
 }
 
 func (c *Controller) enqueue(rs *appsv1.ReplicaSet) {
@@ -164,15 +142,9 @@ func (c *Controller) updateRS(oldObj, curObj any) {
 }
 
 func (c *Controller) deleteRS(obj any) {
-	rs, ok := obj.(*appsv1.ReplicaSet)
+	rs, ok := manager.EventObject[*appsv1.ReplicaSet](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if rs, ok = tomb.Obj.(*appsv1.ReplicaSet); !ok {
-			return
-		}
+		return
 	}
 	key, err := cache.MetaNamespaceKeyFunc(rs)
 	if err != nil {
@@ -186,35 +158,14 @@ func (c *Controller) deleteRS(obj any) {
 // resolveControllerRef returns the ReplicaSet a controller reference
 // names, if it is the one with that UID.
 func (c *Controller) resolveControllerRef(ns string, ref *metav1.OwnerReference) *appsv1.ReplicaSet {
-	if ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
-		return nil
-	}
-	rs, err := c.rsLister.ReplicaSets(ns).Get(ref.Name)
-	if err != nil || rs.UID != ref.UID {
-		return nil
-	}
-	return rs
+	return ownerref.ResolveControllerOfVersion(c.rsLister.ReplicaSets(ns), ref, controllerKind)
 }
 
 // matchingReplicaSets are the ReplicaSets whose selector matches an
 // orphan pod: any of them may adopt it.
 func (c *Controller) matchingReplicaSets(pod *corev1.Pod) []*appsv1.ReplicaSet {
-	if len(pod.Labels) == 0 {
-		return nil
-	}
-	list, err := c.rsLister.ReplicaSets(pod.Namespace).List(labels.Everything())
-	if err != nil {
-		return nil
-	}
-	var out []*appsv1.ReplicaSet
-	for _, rs := range list {
-		sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
-			continue
-		}
-		out = append(out, rs)
-	}
-	return out
+	return ownerref.Selecting(c.rsLister.ReplicaSets(pod.Namespace), pod.Labels,
+		func(rs *appsv1.ReplicaSet) *metav1.LabelSelector { return rs.Spec.Selector })
 }
 
 func (c *Controller) addPod(obj any) {
@@ -286,15 +237,9 @@ func (c *Controller) updatePod(oldObj, curObj any) {
 }
 
 func (c *Controller) deletePod(obj any) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := manager.EventObject[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	ref := metav1.GetControllerOf(pod)
 	if ref == nil {

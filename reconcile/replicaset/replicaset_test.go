@@ -23,6 +23,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
+	"github.com/skiff-dev/skiff/reconcile/internal/controllertest"
 	"github.com/skiff-dev/skiff/reconcile/manager"
 )
 
@@ -39,9 +40,6 @@ type fixture struct {
 	rec    *record.FakeRecorder
 	d      *manager.Deps
 	c      *Controller
-
-	mu      sync.Mutex
-	created int
 }
 
 func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
@@ -58,16 +56,7 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 		f.cache(o)
 	}
 	// The fake tracker does not implement generateName.
-	f.client.PrependReactor("create", "pods", func(a ktesting.Action) (bool, runtime.Object, error) {
-		p := a.(ktesting.CreateAction).GetObject().(*corev1.Pod)
-		if p.Name == "" {
-			f.mu.Lock()
-			f.created++
-			p.Name = fmt.Sprintf("%s%05d", p.GenerateName, f.created)
-			f.mu.Unlock()
-		}
-		return false, nil, nil
-	})
+	controllertest.ServeCreates(f.client, nil)
 	f.client.ClearActions()
 	return f
 }
@@ -75,62 +64,13 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 // cache puts an object in the informer's store, as a watch event would.
 func (f *fixture) cache(o runtime.Object) {
 	f.t.Helper()
-	var err error
-	switch o := o.(type) {
-	case *appsv1.ReplicaSet:
-		err = f.d.Informers.Apps().V1().ReplicaSets().Informer().GetIndexer().Update(o)
-	case *corev1.Pod:
-		err = f.d.Informers.Core().V1().Pods().Informer().GetIndexer().Update(o)
-	}
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	controllertest.Cache(f.t, f.d.Informers, o)
 }
 
 // actions are the requests Reconcile sent, as "verb resource[/sub] name".
-func (f *fixture) actions() []string {
-	var out []string
-	for _, a := range f.client.Actions() {
-		if a.GetVerb() == "list" || a.GetVerb() == "watch" {
-			continue
-		}
-		r := a.GetResource().Resource
-		if a.GetSubresource() != "" {
-			r += "/" + a.GetSubresource()
-		}
-		name := ""
-		switch a := a.(type) {
-		case ktesting.CreateAction:
-			if m, ok := a.GetObject().(metav1.Object); ok {
-				name = m.GetName()
-			}
-		case ktesting.UpdateAction:
-			if m, ok := a.GetObject().(metav1.Object); ok {
-				name = m.GetName()
-			}
-		case ktesting.DeleteAction:
-			name = a.GetName()
-		case ktesting.PatchAction:
-			name = a.GetName()
-		case ktesting.GetAction:
-			name = a.GetName()
-		}
-		out = append(out, strings.TrimSpace(a.GetVerb()+" "+r+" "+name))
-	}
-	return out
-}
+func (f *fixture) actions() []string { return controllertest.Actions(f.client) }
 
-func (f *fixture) events() []string {
-	var out []string
-	for {
-		select {
-		case e := <-f.rec.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
-}
+func (f *fixture) events() []string { return controllertest.Events(f.rec) }
 
 func (f *fixture) reconcile(key string) error {
 	f.t.Helper()
@@ -228,7 +168,7 @@ func TestScaleUpCreatesPodsFromTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Names come from generateName, server side.
-	want := []string{"create pods", "create pods", "create pods", "update replicasets/status web-abc"}
+	want := []string{"create pods web-abc-*", "create pods web-abc-*", "create pods web-abc-*", "update replicasets/status web-abc"}
 	got := f.actions()
 	if !slices.Equal(got, want) {
 		t.Fatalf("actions\n got %v\nwant %v", got, want)

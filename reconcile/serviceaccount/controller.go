@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -79,33 +78,14 @@ func (c *Controller) Run(ctx context.Context) error {
 		return ctx.Err()
 	}
 	c.log.Info("controller started")
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	manager.RunWorkers(ctx, c.queue, workers, c.Reconcile, c.syncFailed)
 	c.log.Info("controller stopped")
 	return nil
 }
 
-func (c *Controller) processNext(ctx context.Context) bool {
-	ns, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(ns)
-	if err := c.Reconcile(ctx, ns); err != nil {
-		c.log.Error("sync failed, will retry", "namespace", ns, "retries", c.queue.NumRequeues(ns), "err", err)
-		c.queue.AddRateLimited(ns)
-		return true
-	}
-	c.queue.Forget(ns)
-	return true
+func (c *Controller) syncFailed(_ context.Context, ns string, err error) manager.Failure {
+	c.log.Error("sync failed, will retry", "namespace", ns, "retries", c.queue.NumRequeues(ns), "err", err)
+	return manager.Retry
 }
 
 // Reconcile creates the default ServiceAccount of namespace ns if the
@@ -150,17 +130,7 @@ func (c *Controller) enqueueNamespace(obj any) {
 }
 
 func (c *Controller) onServiceAccountDelete(obj any) {
-	sa, ok := obj.(*corev1.ServiceAccount)
-	if !ok {
-		t, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if sa, ok = t.Obj.(*corev1.ServiceAccount); !ok {
-			return
-		}
-	}
-	if sa.Name == DefaultName {
+	if sa, ok := manager.EventObject[*corev1.ServiceAccount](obj); ok && sa.Name == DefaultName {
 		c.queue.Add(sa.Namespace)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/skiff-dev/skiff/reconcile/internal/controllertest"
 	"github.com/skiff-dev/skiff/reconcile/manager"
 )
 
@@ -30,17 +31,7 @@ func start(t *testing.T, objs ...runtime.Object) *fake.Clientset {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d.Informers.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		d.Informers.Shutdown()
-	})
+	controllertest.Start(t, d, c, true)
 	return cs
 }
 
@@ -55,21 +46,6 @@ func creates(cs *fake.Clientset) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func eventually(t *testing.T, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func hasDefault(cs *fake.Clientset, ns string) error {
@@ -88,20 +64,20 @@ func TestDefaultServiceAccounts(t *testing.T) {
 	)
 	ctx := context.Background()
 	for _, ns := range []string{"default", "kube-system"} {
-		eventually(t, func() error { return hasDefault(cs, ns) })
+		controllertest.Eventually(t, func() error { return hasDefault(cs, ns) })
 	}
 
 	// A namespace created later gets one too.
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, namespace("team-a", corev1.NamespaceActive), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, func() error { return hasDefault(cs, "team-a") })
+	controllertest.Eventually(t, func() error { return hasDefault(cs, "team-a") })
 
 	// Deleted: recreated.
 	if err := cs.CoreV1().ServiceAccounts("default").Delete(ctx, DefaultName, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, func() error {
+	controllertest.Eventually(t, func() error {
 		if got := creates(cs); !slices.Equal(got, []string{"default", "default", "kube-system", "team-a"}) {
 			return fmt.Errorf("creates in %v", got)
 		}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,16 +15,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
 	"github.com/skiff-dev/skiff/reconcile/history"
+	"github.com/skiff-dev/skiff/reconcile/internal/controllertest"
 )
 
 // fixture is a controller on a fake clientset with real informers and a
@@ -44,17 +42,10 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	client := fake.NewClientset(objs...)
 	clk := clocktesting.NewFakeClock(t0)
 	// What the API server does on create that the fake does not.
-	var seq atomic.Int64
-	client.PrependReactor("create", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		if obj, ok := a.(k8stesting.CreateAction).GetObject().(metav1.Object); ok {
-			obj.SetUID(types.UID(fmt.Sprintf("uid-%d", seq.Add(1))))
-			obj.SetCreationTimestamp(metav1.NewTime(clk.Now()))
-		}
-		return false, nil, nil
-	})
+	controllertest.ServeCreates(client, clk)
 	inf := informers.NewSharedInformerFactory(client, 0)
 	rec := record.NewFakeRecorder(1000)
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := newController(client, inf, rec, log, clk)
 	if err != nil {
 		t.Fatal(err)
@@ -68,13 +59,6 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	return &fixture{t: t, ctx: ctx, client: client, c: c, rec: rec, clock: clk}
 }
 
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
 func (f *fixture) sync() {
 	f.t.Helper()
 	if err := f.c.sync(f.ctx, "default/web"); err != nil {
@@ -84,13 +68,7 @@ func (f *fixture) sync() {
 
 func (f *fixture) eventually(what string, cond func() bool) {
 	f.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			f.t.Fatalf("cache never showed %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	controllertest.WaitFor(f.t, "the cache showing "+what, cond)
 }
 
 func (f *fixture) set() *appsv1.StatefulSet {
@@ -184,17 +162,7 @@ func (f *fixture) update(mut func(*appsv1.StatefulSet)) {
 	f.settle()
 }
 
-func (f *fixture) events() []string {
-	var out []string
-	for {
-		select {
-		case e := <-f.rec.Events:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
-}
+func (f *fixture) events() []string { return controllertest.Events(f.rec) }
 
 func TestCreatesPodsInOrderWithRevision(t *testing.T) {
 	set := testSet(3)

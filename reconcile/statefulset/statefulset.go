@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/skiff-dev/skiff/reconcile/history"
 	"github.com/skiff-dev/skiff/reconcile/manager"
+	"github.com/skiff-dev/skiff/reconcile/ownerref"
 )
 
 var controllerKind = appsv1.SchemeGroupVersion.WithKind("StatefulSet")
@@ -77,7 +77,7 @@ func newController(client kubernetes.Interface, inf informers.SharedInformerFact
 		AddFunc:    func(obj any) { c.enqueue(obj.(*appsv1.StatefulSet)) },
 		UpdateFunc: func(_, cur any) { c.enqueue(cur.(*appsv1.StatefulSet)) },
 		DeleteFunc: func(obj any) {
-			if set, ok := unwrap[*appsv1.StatefulSet](obj); ok {
+			if set, ok := manager.EventObject[*appsv1.StatefulSet](obj); ok {
 				c.enqueue(set)
 			}
 		},
@@ -105,57 +105,23 @@ func (c *Controller) Run(ctx context.Context) error {
 		return errors.New("statefulset: caches did not sync")
 	}
 	c.log.Info("started")
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.processNext(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	manager.RunWorkers(ctx, c.queue, workers, c.sync, c.syncFailed)
 	return nil
 }
 
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		c.log.Error("sync failed, retrying", "statefulset", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+func (c *Controller) syncFailed(_ context.Context, key string, err error) manager.Failure {
+	c.log.Error("sync failed, retrying", "statefulset", key, "err", err)
+	return manager.Retry
 }
 
 func (c *Controller) enqueue(set *appsv1.StatefulSet) {
 	c.queue.Add(set.Namespace + "/" + set.Name)
 }
 
-func unwrap[T any](obj any) (T, bool) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	v, ok := obj.(T)
-	return v, ok
-}
-
+// resolve returns the StatefulSet a controller reference names, if it is
+// still that one.
 func (c *Controller) resolve(ns string, ref *metav1.OwnerReference) *appsv1.StatefulSet {
-	if ref == nil || ref.Kind != controllerKind.Kind {
-		return nil
-	}
-	set, err := c.setLister.StatefulSets(ns).Get(ref.Name)
-	if err != nil || set.UID != ref.UID {
-		return nil
-	}
-	return set
+	return ownerref.ResolveController(c.setLister.StatefulSets(ns), ref, controllerKind)
 }
 
 func (c *Controller) enqueueSelecting(pod *corev1.Pod) {
@@ -215,7 +181,7 @@ func (c *Controller) updatePod(old, cur any) {
 }
 
 func (c *Controller) deletePod(obj any) {
-	pod, ok := unwrap[*corev1.Pod](obj)
+	pod, ok := manager.EventObject[*corev1.Pod](obj)
 	if !ok {
 		return
 	}
