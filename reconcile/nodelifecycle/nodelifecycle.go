@@ -140,16 +140,20 @@ func New(d *manager.Deps, o Options) (*Controller, error) {
 func (c *Controller) Name() string { return "nodelifecycle" }
 
 // Run monitors nodes and evicts pods until ctx ends.
+// It returns only once its eviction workers have finished, so no API
+// call of a stopped controller is still in flight.
 func (c *Controller) Run(ctx context.Context) error {
+	var workers sync.WaitGroup
+	defer workers.Wait()
 	defer c.evictions.ShutDown()
 	if !cache.WaitForCacheSync(ctx.Done(), c.nodesSynced, c.podsSynced, c.leaseSynced) {
 		return ctx.Err()
 	}
 	for i := 0; i < 4; i++ {
-		go func() {
+		workers.Go(func() {
 			for c.processEviction(ctx) {
 			}
-		}()
+		})
 	}
 	t := c.clock.NewTicker(c.opts.MonitorPeriod)
 	defer t.Stop()
