@@ -154,12 +154,16 @@ func (m *Manager) Add(c Controller) {
 func (m *Manager) Leading() <-chan struct{} { return m.leading }
 
 // Start campaigns for leadership and, while leading, runs every
-// controller. It blocks until ctx ends. Losing the lease stops the
-// controllers (a new leader takes over); this process then exits its
-// controllers' loops and returns an error, as kube-controller-manager
-// exits, so a supervisor can restart it cleanly.
+// controller. It blocks until ctx ends or the lease is lost. Losing the
+// lease stops the controllers and their informers (a new leader takes
+// over) and returns an error; a manager runs one term only, because its
+// informers cannot be restarted — reconcile.Start builds a new one and
+// campaigns again, where kube-controller-manager would exit the process.
 func (m *Manager) Start(ctx context.Context) error {
 	log := m.opts.Logger
+	// The event broadcaster lives as long as this term.
+	ctx, endTerm := context.WithCancel(ctx)
+	defer endTerm()
 	m.deps.StartEvents(ctx)
 	lock := &resourcelock.LeaseLock{
 		LeaseMeta:  metav1.ObjectMeta{Namespace: metav1.NamespaceSystem, Name: "skiff-controller-manager"},
