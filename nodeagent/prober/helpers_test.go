@@ -3,6 +3,7 @@ package prober
 import (
 	"context"
 	"fmt"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -276,4 +277,36 @@ func updateString(us []Update) string {
 		parts = append(parts, s)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// proberGoroutines counts the live goroutines the prober package itself
+// started (workers, the update forwarder), read from a full stack dump.
+// runtime.NumGoroutine would count the whole test binary, where runtime
+// and testing goroutines come and go on their own and make counts flaky.
+func proberGoroutines() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := goruntime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		i := strings.Index(g, "\ncreated by github.com/skiff-dev/skiff/nodeagent/prober.")
+		if i < 0 {
+			continue
+		}
+		// The line after "created by" names the creator's file; a
+		// goroutine a test file started is the test's own, not ours.
+		rest := g[i+1:]
+		lines := strings.SplitN(rest, "\n", 3)
+		if len(lines) >= 2 && strings.Contains(lines[1], "_test.go:") {
+			continue
+		}
+		count++
+	}
+	return count
 }

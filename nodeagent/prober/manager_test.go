@@ -2,7 +2,6 @@ package prober
 
 import (
 	"context"
-	goruntime "runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -394,7 +393,7 @@ func TestSyncFollowsContainers(t *testing.T) {
 // leaves no goroutine behind.
 func TestRemoveStopsWorkers(t *testing.T) {
 	inBubble(t, func(t *testing.T, h *harness) {
-		baseline := goruntime.NumGoroutine()
+		baseline := proberGoroutines()
 		h.rt.set("hang", execReply{block: true})
 		h.rt.set("live", ok)
 		pod := testPod(
@@ -402,12 +401,12 @@ func TestRemoveStopsWorkers(t *testing.T) {
 			corev1.Container{Name: "b", LivenessProbe: probe("live"), StartupProbe: probe("live")},
 		)
 		h.sync(pod, map[string]ContainerInfo{"a": {ID: "a1", StartedAt: t0}, "b": {ID: "b1", StartedAt: t0}})
-		if got := goruntime.NumGoroutine() - baseline; got != 3 {
+		if got := proberGoroutines() - baseline; got != 3 {
 			t.Fatalf("%d goroutines for 3 probes", got)
 		}
 		h.m.Remove(podUID)
 		synctest.Wait()
-		if got := goruntime.NumGoroutine(); got != baseline {
+		if got := proberGoroutines(); got != baseline {
 			t.Errorf("%d goroutines left after Remove", got-baseline)
 		}
 		if got := h.rt.cancelledCount("hang"); got != 1 {
@@ -428,7 +427,7 @@ func TestRemoveStopsWorkers(t *testing.T) {
 func TestRemoveStopsWorkersRealClock(t *testing.T) {
 	rt := newFakeRuntime()
 	rt.set("hang", execReply{block: true})
-	baseline := goruntime.NumGoroutine()
+	baseline := proberGoroutines()
 	m := NewManager(rt, Options{})
 	defer m.Close()
 	pod := testPod(corev1.Container{Name: "a", ReadinessProbe: probe("hang", func(p *corev1.Probe) { p.TimeoutSeconds = 3600 })})
@@ -436,7 +435,7 @@ func TestRemoveStopsWorkersRealClock(t *testing.T) {
 	waitFor(t, "the exec to start", func() bool { return rt.count("hang") == 1 })
 	m.Remove(podUID)
 	waitFor(t, "the worker to exit", func() bool {
-		return rt.cancelledCount("hang") == 1 && goruntime.NumGoroutine() <= baseline
+		return rt.cancelledCount("hang") == 1 && proberGoroutines() <= baseline
 	})
 }
 
@@ -456,7 +455,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // Sync after it does nothing.
 func TestClose(t *testing.T) {
 	inBubble(t, func(t *testing.T, h *harness) {
-		baseline := goruntime.NumGoroutine()
+		baseline := proberGoroutines()
 		h.rt.set("hang", execReply{block: true})
 		h.rt.set("ready", ok)
 		pod := testPod(
@@ -467,7 +466,7 @@ func TestClose(t *testing.T) {
 		// b's readiness update waits in the channel, unread.
 		h.m.Close()
 		h.m.Close()
-		if got := goruntime.NumGoroutine(); got != baseline {
+		if got := proberGoroutines(); got != baseline {
 			t.Errorf("%d goroutines left after Close", got-baseline)
 		}
 		var got []Update
@@ -479,7 +478,7 @@ func TestClose(t *testing.T) {
 		}
 		h.m.Sync(pod, "10.0.0.5", running("b", "b2", t0))
 		synctest.Wait()
-		if goruntime.NumGoroutine() != baseline || h.rt.countID("b2") != 0 {
+		if proberGoroutines() != baseline || h.rt.countID("b2") != 0 {
 			t.Error("Sync after Close started a worker")
 		}
 	})
