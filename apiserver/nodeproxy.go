@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,11 +24,11 @@ import (
 	"github.com/skiff-dev/skiff/apiserver/storage"
 )
 
-// Node agents serve logs (and, later, streams) over HTTPS; the API server
-// proxies to them. Both ends authenticate: the agent's serving certificate
-// is signed by the cluster CA (through /skiff/node-certificate, with the
-// node token), and the API server presents a client certificate from the
-// same CA that agents require.
+// Node agents serve logs and streams (exec, attach, port-forward; see
+// streams.go) over HTTPS; the API server proxies to them. Both ends
+// authenticate: the agent's serving certificate is signed by the cluster
+// CA (through /skiff/node-certificate, with the node token), and the API
+// server presents a client certificate from the same CA that agents require.
 
 // NodeCertificateRequest is what an agent sends to get its serving certificate.
 type NodeCertificateRequest struct {
@@ -90,17 +89,26 @@ func (s *Server) serveNodeCertificate(w http.ResponseWriter, r *http.Request, u 
 	writeJSONValue(w, http.StatusOK, mediaJSON, NodeCertificateResponse{Certificate: string(certPEM), CA: string(creds.CAPEM)})
 }
 
-// nodeTransport is the HTTP client the API server uses towards agents.
+// nodeTLSConfig is how the API server reaches agents: it trusts the
+// cluster CA (agents' serving certificates) and presents its client
+// certificate (CN skiff-apiserver), which agents require. HTTP/1.1 only:
+// logs are plain responses, and streams are HTTP/1.1 upgrades.
+func (s *Server) nodeTLSConfig() *tls.Config {
+	pool := x509.NewCertPool()
+	pool.AddCert(s.cfg.Credentials.CA)
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		RootCAs:      pool,
+		Certificates: []tls.Certificate{s.cfg.Credentials.ClientCert},
+		NextProtos:   []string{"http/1.1"},
+	}
+}
+
+// nodeClient is the HTTP client the API server uses towards agents.
 func (s *Server) nodeClient() *http.Client {
 	s.nodeClientOnce.Do(func() {
-		pool := x509.NewCertPool()
-		pool.AddCert(s.cfg.Credentials.CA)
 		s.nodeHTTP = &http.Client{Transport: &http.Transport{
-			TLSClientConfig: &tls.Config{
-				MinVersion:   tls.VersionTLS12,
-				RootCAs:      pool,
-				Certificates: []tls.Certificate{s.cfg.Credentials.ClientCert},
-			},
+			TLSClientConfig:       s.nodeTLSConfig(),
 			DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 			ResponseHeaderTimeout: 30 * time.Second,
 			MaxIdleConnsPerHost:   4,
@@ -142,38 +150,15 @@ func (s *Server) nodeURL(ctx context.Context, nodeName string) (*url.URL, error)
 	return &url.URL{Scheme: "https", Host: net.JoinHostPort(addr, strconv.Itoa(int(port)))}, nil
 }
 
-// podContainer returns the pod and checks that container names one of its
-// containers, choosing the only one when container is empty, as
-// kube-apiserver does.
+// podContainer returns the pod and the container a log request is for
+// (chooseContainer), and checks that the pod is on a node.
 func (s *Server) podContainer(ctx context.Context, res *resource, ns, name, container string) (*corev1.Pod, string, error) {
-	raw, rev, err := s.store.Get(ctx, res.key(ns, name))
-	if err != nil {
-		return nil, "", toStatusError(err, res.gr(), name)
-	}
-	obj, err := res.cache.Entry(res.key(ns, name), rev, raw).Object()
+	pod, err := s.getPod(ctx, res, ns, name)
 	if err != nil {
 		return nil, "", err
 	}
-	pod := obj.(*corev1.Pod)
-	var names, inits []string
-	for _, c := range pod.Spec.Containers {
-		names = append(names, c.Name)
-	}
-	for _, c := range pod.Spec.InitContainers {
-		inits = append(inits, c.Name)
-	}
-	if container == "" {
-		if len(names) == 1 {
-			return pod, names[0], nil
-		}
-		msg := fmt.Sprintf("a container name must be specified for pod %s, choose one of: [%s]", name, strings.Join(names, " "))
-		if len(inits) > 0 {
-			msg += fmt.Sprintf(" or one of the init containers: [%s]", strings.Join(inits, " "))
-		}
-		return nil, "", apierrors.NewBadRequest(msg)
-	}
-	if !slices.Contains(names, container) && !slices.Contains(inits, container) {
-		return nil, "", apierrors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", container, name))
+	if container, err = chooseContainer(pod, container); err != nil {
+		return nil, "", err
 	}
 	if pod.Spec.NodeName == "" {
 		return nil, "", apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", name))

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/skiff-dev/skiff/apiserver/openapi"
 	"github.com/skiff-dev/skiff/apiserver/pki"
+	"github.com/skiff-dev/skiff/apiserver/servicealloc"
 	etcd "github.com/skiff-dev/skiff/embedded-etcd"
 	"github.com/skiff-dev/skiff/manifests"
 )
@@ -37,6 +39,13 @@ type RunOptions struct {
 	EtcdQuotaBytes int64
 	// ClusterCIDR is the pod network (default DefaultClusterCIDR).
 	ClusterCIDR string
+	// ServiceCIDR and ServiceNodePortRange: where Services' cluster IPs and
+	// node ports come from (DefaultServiceCIDR, DefaultServiceNodePortRange).
+	ServiceCIDR, ServiceNodePortRange string
+	// AdvertiseAddress is the address pods reach this API server at (the
+	// kubernetes Service's endpoint); empty chooses one, see
+	// servicealloc.AdvertiseAddress.
+	AdvertiseAddress string
 	// Default toleration of the not-ready/unreachable taints (seconds).
 	NotReadyTolerationSeconds, UnreachableTolerationSeconds int64
 	// EtcdClientURL also serves the embedded etcd's gRPC API there
@@ -113,6 +122,35 @@ func Run(ctx context.Context, o RunOptions) (*Running, error) {
 		sans = append(sans, host)
 	}
 	sans = append(sans, o.TLSSANs...)
+	if o.ServiceCIDR == "" {
+		o.ServiceCIDR = DefaultServiceCIDR
+	}
+	kubernetesIP, err := servicealloc.FirstAddress(o.ServiceCIDR)
+	if err != nil {
+		return nil, fmt.Errorf("--service-cidr: %w", err)
+	}
+	hostAddrs, err := servicealloc.HostAddresses()
+	if err != nil {
+		log.Warn("cannot list the host's addresses", "err", err)
+	}
+	advertise, err := servicealloc.AdvertiseAddress(o.AdvertiseAddress, host, hostAddrs)
+	if err != nil {
+		return nil, err
+	}
+	// Pods reach the API server at the advertise address (through the
+	// kubernetes Service), so the listener must accept connections there.
+	switch ip := net.ParseIP(host); {
+	case servicealloc.LoopbackOnly(host):
+		log.Warn("the API server listens on a loopback address only: pods cannot reach it through the kubernetes Service; listen on 0.0.0.0 or on the advertise address",
+			"listen", o.Listen, "advertiseAddress", advertise.String())
+	case ip != nil && !ip.IsUnspecified() && !ip.Equal(net.IP(advertise.AsSlice())):
+		log.Warn("the API server does not listen on its advertise address: pods cannot reach it through the kubernetes Service",
+			"listen", o.Listen, "advertiseAddress", advertise.String())
+	}
+	// In-cluster clients reach the API server by the kubernetes Service's
+	// IP and names, and at the advertise address.
+	sans = append(sans, kubernetesIP.String(), advertise.String(),
+		"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc."+ClusterDomain)
 	creds, err := pki.Ensure(o.DataDir, sans, time.Now())
 	if err != nil {
 		return nil, err
@@ -155,6 +193,9 @@ func Run(ctx context.Context, o RunOptions) (*Running, error) {
 		Credentials:        creds,
 		ClusterCIDR:        o.ClusterCIDR,
 
+		ServiceCIDR:          o.ServiceCIDR,
+		ServiceNodePortRange: o.ServiceNodePortRange,
+
 		NotReadyTolerationSeconds:    o.NotReadyTolerationSeconds,
 		UnreachableTolerationSeconds: o.UnreachableTolerationSeconds,
 	}
@@ -185,6 +226,8 @@ func Run(ctx context.Context, o RunOptions) (*Running, error) {
 	if port == "0" {
 		_, port, _ = net.SplitHostPort(ln.Addr().String())
 	}
+	portNum, _ := strconv.Atoi(port)
+	stopKubernetesService := srv.ServeKubernetesService(storeCtx, advertise.String(), portNum)
 	url := "https://" + net.JoinHostPort(clientHost, port)
 	reqCtx, cancelRequests := context.WithCancel(context.Background())
 	hs := &http.Server{
@@ -217,6 +260,7 @@ func Run(ctx context.Context, o RunOptions) (*Running, error) {
 	if err != nil {
 		hs.Close()
 		cancelRequests()
+		stopKubernetesService()
 		stopStore()
 		closeEtcd()
 		return nil, err
@@ -241,6 +285,7 @@ func Run(ctx context.Context, o RunOptions) (*Running, error) {
 		cancelRequests()
 		_ = hs.Shutdown(shutdownCtx)
 		cancel()
+		stopKubernetesService()
 		stopStore()
 		closeEtcd()
 		if errors.Is(err, http.ErrServerClosed) {

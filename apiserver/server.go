@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 
 	"github.com/skiff-dev/skiff/apiserver/pki"
+	"github.com/skiff-dev/skiff/apiserver/servicealloc"
 	"github.com/skiff-dev/skiff/apiserver/storage"
 	"github.com/skiff-dev/skiff/apiserver/tables"
 	"github.com/skiff-dev/skiff/manifests"
@@ -60,6 +61,10 @@ type Config struct {
 	// ClusterCIDR is the pod network, published to node agents (default
 	// DefaultClusterCIDR).
 	ClusterCIDR string
+	// ServiceCIDR and ServiceNodePortRange are where Services' cluster IPs
+	// and node ports come from (DefaultServiceCIDR,
+	// DefaultServiceNodePortRange); published to node agents too.
+	ServiceCIDR, ServiceNodePortRange string
 	// NotReadyTolerationSeconds and UnreachableTolerationSeconds are the
 	// tolerations pods get by default (DefaultTolerationSeconds).
 	NotReadyTolerationSeconds, UnreachableTolerationSeconds int64
@@ -77,6 +82,8 @@ type Server struct {
 	codecs   serializer.CodecFactory
 	store    *storage.Store
 	metrics  *metrics
+	// services reserves Services' cluster IPs and node ports.
+	services *servicealloc.Allocator
 
 	resources  map[*manifests.Type]*resource
 	namespaces *resource
@@ -127,6 +134,14 @@ func New(cfg Config) (*Server, error) {
 		resources: map[*manifests.Type]*resource{},
 		now:       cfg.Now,
 	}
+	services, err := servicealloc.New(servicealloc.Config{
+		Etcd: cfg.Etcd, ServiceCIDR: cfg.ServiceCIDR, NodePortRange: cfg.ServiceNodePortRange,
+		ServicesPrefix: storage.ResourcePrefix("", "services"), Now: cfg.Now, Logger: cfg.Logger.With("component", "servicealloc"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("apiserver: %w", err)
+	}
+	s.services = services
 	s.store = storage.New(cfg.Etcd, storage.Options{
 		Logger:             cfg.Logger,
 		Observe:            s.metrics.observeEtcd,
@@ -173,8 +188,25 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.store.Start(ctx); err != nil {
 		return err
 	}
-	return s.bootstrap(ctx)
+	if err := s.bootstrap(ctx); err != nil {
+		return err
+	}
+	// Reservations left by a crash (reserved, Service never stored; or
+	// Service deleted, never released) are put right before serving, and
+	// every serviceRepairInterval after, as upstream's repair controllers.
+	res, err := s.services.Repair(ctx)
+	if err != nil {
+		return fmt.Errorf("apiserver: %w", err)
+	}
+	s.log.Info("service addresses checked", "services", res.Services, "restored", res.Restored, "transferred", res.Transferred,
+		"released", res.Released, "pending", res.Pending, "duplicates", res.Duplicates, "outOfRange", res.OutOfRange)
+	go s.services.RunRepair(ctx, serviceRepairInterval)
+	return nil
 }
+
+// serviceRepairInterval is upstream's repair period for cluster IPs and
+// node ports.
+const serviceRepairInterval = 3 * time.Minute
 
 // resourceByKind returns the REST implementation of a served kind.
 func (s *Server) resourceByKind(gvk schema.GroupVersionKind) *resource {
@@ -314,6 +346,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.writeError(w, r, err, schema.GroupResource{}, "")
+		return
+	}
+	if info.isStream() {
+		// pods/exec, attach, portforward: upgraded streams (streams.go).
+		s.serveStream(w, r, info, user)
 		return
 	}
 	s.serveResource(w, r, info)

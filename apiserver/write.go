@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/skiff-dev/skiff/apiserver/servicealloc"
 	"github.com/skiff-dev/skiff/apiserver/storage"
 )
 
@@ -129,7 +130,7 @@ func generateName(prefix string) string {
 	return prefix + rand.String(5)
 }
 
-func (s *Server) createOnce(ctx context.Context, res *resource, obj runtime.Object, m metav1.Object, dryRun bool) (*storage.Entry, error) {
+func (s *Server) createOnce(ctx context.Context, res *resource, obj runtime.Object, m metav1.Object, dryRun bool) (_ *storage.Entry, retErr error) {
 	res.t.Default(obj)
 	res.prepareForCreate(obj, s.now())
 	if err := s.admitCreate(ctx, res, obj); err != nil {
@@ -137,6 +138,16 @@ func (s *Server) createOnce(ctx context.Context, res *resource, obj runtime.Obje
 	}
 	if errs := res.t.Validate(obj); len(errs) > 0 {
 		return nil, apierrors.NewInvalid(res.t.GroupVersionKind.GroupKind(), m.GetName(), errs)
+	}
+	if svc, ok := obj.(*corev1.Service); ok {
+		// Cluster IP and node ports are reserved before the Service is
+		// stored, and given back if it is not (kube-apiserver's service
+		// storage BeginCreate).
+		change, err := s.services.Create(ctx, svc, dryRun)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { change.Finish(ctx, retErr == nil) }()
 	}
 	stored, err := res.toStored(obj)
 	if err != nil {
@@ -169,9 +180,15 @@ type tryUpdateFunc func(cur runtime.Object, e *storage.Entry) (runtime.Object, e
 // revision read. A lost race re-reads and recomputes; a resourceVersion
 // the client sent is checked by tryUpdate and yields 409 on mismatch.
 // Writing an identical object is a no-op that keeps the resourceVersion.
-func (s *Server) guaranteedUpdate(ctx context.Context, res *resource, namespace, name, subresource string, dryRun bool, tryUpdate tryUpdateFunc) (*storage.Entry, error) {
+func (s *Server) guaranteedUpdate(ctx context.Context, res *resource, namespace, name, subresource string, dryRun bool, tryUpdate tryUpdateFunc) (_ *storage.Entry, retErr error) {
 	key := res.key(namespace, name)
+	// What a Service update reserves is given back if the write fails or
+	// is retried; what it drops is released once it is written.
+	var svcChange *servicealloc.Change
+	defer func() { svcChange.Finish(ctx, retErr == nil) }()
 	for attempt := 0; ; attempt++ {
+		svcChange.Revert(ctx)
+		svcChange = nil
 		raw, rev, err := s.store.Get(ctx, key)
 		if err != nil {
 			return nil, err
@@ -220,6 +237,11 @@ func (s *Server) guaranteedUpdate(ctx context.Context, res *resource, namespace,
 		} else if errs := res.t.ValidateUpdate(next, old); len(errs) > 0 {
 			return nil, apierrors.NewInvalid(res.t.GroupVersionKind.GroupKind(), name, errs)
 		}
+		if svc, ok := next.(*corev1.Service); ok && subresource == "" {
+			if svcChange, err = s.services.Update(ctx, svc, old.(*corev1.Service), dryRun); err != nil {
+				return nil, err
+			}
+		}
 		stored, err := res.toStored(next)
 		if err != nil {
 			return nil, err
@@ -238,6 +260,9 @@ func (s *Server) guaranteedUpdate(ctx context.Context, res *resource, namespace,
 				}
 				return nil, err
 			}
+			svcChange.Revert(ctx)
+			svcChange = nil
+			s.releaseDeleted(ctx, old)
 			return res.cache.Entry(key, rev, newRaw), nil
 		}
 		if bytes.Equal(newRaw, raw) {
@@ -499,6 +524,7 @@ func (s *Server) deleteObject(ctx context.Context, res *resource, namespace, nam
 				return nil, false, err
 			}
 			_ = delRev
+			s.releaseDeleted(ctx, obj)
 			return e, false, nil
 		}
 		// Deletion must wait: record it on the object.
@@ -539,6 +565,7 @@ func (s *Server) deleteObject(ctx context.Context, res *resource, namespace, nam
 				}
 				return nil, false, err
 			}
+			s.releaseDeleted(ctx, obj)
 			return e, false, nil
 		}
 		if !changed {
@@ -563,6 +590,15 @@ func (s *Server) deleteObject(ctx context.Context, res *resource, namespace, nam
 			return nil, false, err
 		}
 		return res.cache.Entry(key, newRev, newRaw), true, nil
+	}
+}
+
+// releaseDeleted gives back the cluster IPs and node ports of a Service
+// just deleted from storage (kube-apiserver's service storage
+// AfterDelete). A release lost to a crash is done by repair.
+func (s *Server) releaseDeleted(ctx context.Context, obj runtime.Object) {
+	if svc, ok := obj.(*corev1.Service); ok {
+		s.services.Release(ctx, svc)
 	}
 }
 

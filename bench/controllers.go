@@ -190,7 +190,7 @@ func benchFakeDeployment(e *env) ([]Result, error) {
 		return nil, err
 	}
 	go func() { _ = sched.Start(ctx) }()
-	if _, err := reconcile.Start(ctx, r.RESTConfig(), reconcile.Options{}); err != nil {
+	if err := reconcile.Start(ctx, r.RESTConfig(), reconcile.Options{}); err != nil {
 		return nil, err
 	}
 	fake := runtime.NewFake(runtime.FakeOptions{CIDR: "100.64.0.0/10"})

@@ -26,6 +26,8 @@ var masks = []struct {
 	{regexp.MustCompile(`(CreationTimestamp:\s+).*`), "${1}<time>"},
 	{regexp.MustCompile(`(StartTime:\s+).*`), "${1}<time>"},
 	{regexp.MustCompile(`https://127\.0\.0\.1:\d+`), "https://127.0.0.1:<port>"},
+	// Cluster IPs are allocated at random from the service CIDR, as upstream.
+	{regexp.MustCompile(`\b10\.96\.\d{1,3}\.\d{1,3}\b`), "<cluster-ip>"},
 }
 
 // tableSpace is the padding between table columns, whose width depends

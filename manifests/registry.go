@@ -200,6 +200,10 @@ func NewRegistry() (*Registry, error) {
 				status(core.WithKind("Pod")),
 				{Name: "binding", Kind: core.WithKind("Binding"), Verbs: []string{"create"}},
 				{Name: "log", Kind: core.WithKind("Pod"), Verbs: readOnlyStreamed},
+				// Upgraded streams; POST for SPDY, GET for WebSocket.
+				{Name: "exec", Kind: core.WithKind("PodExecOptions"), Verbs: streamVerbs},
+				{Name: "attach", Kind: core.WithKind("PodAttachOptions"), Verbs: streamVerbs},
+				{Name: "portforward", Kind: core.WithKind("PodPortForwardOptions"), Verbs: streamVerbs},
 			},
 			New:      func() runtime.Object { return &corev1.Pod{} },
 			NewList:  func() runtime.Object { return &corev1.PodList{} },

@@ -13,16 +13,19 @@ import (
 
 	"github.com/skiff-dev/skiff/nodeagent/podstate"
 	"github.com/skiff-dev/skiff/nodeagent/runtime"
+	"github.com/skiff-dev/skiff/nodeagent/streams"
 )
 
 // apiServerName is the identity (certificate CN) the agent accepts on its
-// HTTPS endpoint: only the API server may read logs or open streams.
+// HTTPS endpoint: only the API server may read logs or open streams
+// (exec, attach, port-forward; see nodeagent/streams).
 const apiServerName = "skiff-apiserver"
 
 func (a *Agent) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", a.serveLogs)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	streams.New(streams.Options{Runtime: a.rt, Match: a.match, Logger: a.log, Pod: a.podForStream}).Register(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || r.TLS.PeerCertificates[0].Subject.CommonName != apiServerName {
 			writeStatus(w, http.StatusForbidden, "Forbidden", "only the API server may call the node agent")
@@ -30,6 +33,15 @@ func (a *Agent) handler() http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// podForStream looks a pod up in the agent's informer for exec, attach
+// and port-forward; a pod the agent does not know is not run here.
+func (a *Agent) podForStream(namespace, name string) (*corev1.Pod, error) {
+	if a.pods == nil {
+		return nil, fmt.Errorf("the agent has not listed its pods yet")
+	}
+	return a.pods.Pods(namespace).Get(name)
 }
 
 // writeStatus answers with a Kubernetes Status, which the API server

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/client-go/rest"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/skiff-dev/skiff/reconcile/nodelifecycle"
 	"github.com/skiff-dev/skiff/reconcile/replicaset"
 	"github.com/skiff-dev/skiff/reconcile/serviceaccount"
+	"github.com/skiff-dev/skiff/reconcile/servicelb"
 	"github.com/skiff-dev/skiff/reconcile/statefulset"
 )
 
@@ -29,6 +31,7 @@ import (
 var ControllerNames = []string{
 	"deployment", "replicaset", "garbagecollector", "namespace", "nodelifecycle",
 	"endpointslice", "endpoint", "serviceaccount", "job", "cronjob", "daemonset", "statefulset",
+	servicelb.Name,
 }
 
 func newController(name string, d *manager.Deps, o Options) (manager.Controller, error) {
@@ -57,6 +60,8 @@ func newController(name string, d *manager.Deps, o Options) (manager.Controller,
 		return daemonset.New(d)
 	case "statefulset":
 		return statefulset.New(d)
+	case servicelb.Name:
+		return servicelb.New(d)
 	}
 	return nil, fmt.Errorf("unknown controller %q", name)
 }
@@ -110,10 +115,14 @@ func (o Options) Selected() ([]string, error) {
 // Start builds the selected controllers and runs them under one manager
 // (leader elected through a Lease) until ctx ends. cfg is the API
 // server's; the controllers get their own copy with a higher rate limit.
-func Start(ctx context.Context, cfg *rest.Config, o Options) (*manager.Manager, error) {
+// A configuration error is returned at once; losing the lease later
+// (etcd stalled past the renew deadline) stops that term's controllers
+// and informers, and Start's goroutine builds them afresh and campaigns
+// again, so the server never lives on without controllers.
+func Start(ctx context.Context, cfg *rest.Config, o Options) error {
 	names, err := o.Selected()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	log := o.Logger
 	if log == nil {
@@ -125,21 +134,41 @@ func Start(ctx context.Context, cfg *rest.Config, o Options) (*manager.Manager, 
 	// with 20/30 against far bigger clusters, but over a network to a
 	// shared API server; this one is local and ours.
 	mcfg.QPS, mcfg.Burst = 500, 1000
-	m, err := manager.New(mcfg, manager.Options{Logger: log.With("component", "controller-manager"), Identity: o.Identity})
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range names {
-		c, err := newController(n, m.Deps(), o)
+	build := func() (*manager.Manager, error) {
+		m, err := manager.New(mcfg, manager.Options{Logger: log.With("component", "controller-manager"), Identity: o.Identity})
 		if err != nil {
-			return nil, fmt.Errorf("controller %s: %w", n, err)
+			return nil, err
 		}
-		m.Add(c)
+		for _, n := range names {
+			c, err := newController(n, m.Deps(), o)
+			if err != nil {
+				return nil, fmt.Errorf("controller %s: %w", n, err)
+			}
+			m.Add(c)
+		}
+		return m, nil
+	}
+	m, err := build()
+	if err != nil {
+		return err
 	}
 	go func() {
-		if err := m.Start(ctx); err != nil && ctx.Err() == nil {
-			log.Error("controller manager stopped", "err", err)
+		for {
+			err := m.Start(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			log.Error("controller manager stopped; rebuilding the controllers and campaigning again", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			if m, err = build(); err != nil {
+				log.Error("controller manager", "err", err)
+				return
+			}
 		}
 	}()
-	return m, nil
+	return nil
 }

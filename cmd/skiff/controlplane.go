@@ -54,7 +54,7 @@ func startControlPlane(ctx context.Context, o apiserver.RunOptions, co reconcile
 		}
 	})
 	co.Logger, co.Identity = log, identity
-	if _, err := reconcile.Start(ctx, api.RESTConfig(), co); err != nil {
+	if err := reconcile.Start(ctx, api.RESTConfig(), co); err != nil {
 		return nil, err
 	}
 	go func() { cp.done <- api.Wait() }()

@@ -27,6 +27,8 @@ type serverFlags struct {
 	clusterCIDR        string
 	controllers        reconcile.Options
 
+	serviceCIDR, serviceNodePortRange, advertiseAddress string
+
 	notReadyTolerationSeconds, unreachableTolerationSeconds int64
 }
 
@@ -41,6 +43,9 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	cmd.Flags().Int64Var(&f.etcdQuotaBytes, "etcd-quota-backend-bytes", 2<<30, "size limit of the embedded etcd database; writes fail with 'database space exceeded' beyond it")
 	cmd.Flags().StringSliceVar(&f.tlsSANs, "tls-san", nil, "extra DNS name or IP for the serving certificate (repeatable)")
 	cmd.Flags().StringVar(&f.clusterCIDR, "cluster-cidr", apiserver.DefaultClusterCIDR, "the pod network: node agents create a Docker network with this subnet and pods get addresses in it")
+	cmd.Flags().StringVar(&f.serviceCIDR, "service-cidr", apiserver.DefaultServiceCIDR, "the range Services' cluster IPs come from (IPv4); its first address is the kubernetes Service's")
+	cmd.Flags().StringVar(&f.serviceNodePortRange, "service-node-port-range", apiserver.DefaultServiceNodePortRange, "the range of node ports NodePort and LoadBalancer Services get (low-high, inclusive)")
+	cmd.Flags().StringVar(&f.advertiseAddress, "advertise-address", "", "the IPv4 address pods reach the API server at (the kubernetes Service's endpoint); default: --listen's address if it is a specific non-loopback one, else the host's first non-loopback IPv4. The server must listen on it")
 	cmd.Flags().StringSliceVar(&f.controllers.Enabled, "controllers", []string{"*"}, "controllers to run, as kube-controller-manager's flag: '*' for all, 'name' to enable, '-name' to disable (known: "+strings.Join(reconcile.ControllerNames, ", ")+")")
 	f.registerNodeLifecycle(cmd)
 	cmd.Flags().DurationVar(&f.compactionInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd history older than one interval is compacted")
@@ -59,6 +64,10 @@ func (f *serverFlags) options() apiserver.RunOptions {
 		CompactionInterval: f.compactionInterval,
 		ClusterCIDR:        f.clusterCIDR,
 		Version:            versionInfo(),
+
+		ServiceCIDR:          f.serviceCIDR,
+		ServiceNodePortRange: f.serviceNodePortRange,
+		AdvertiseAddress:     f.advertiseAddress,
 
 		NotReadyTolerationSeconds:    f.notReadyTolerationSeconds,
 		UnreachableTolerationSeconds: f.unreachableTolerationSeconds,

@@ -207,6 +207,18 @@ type ExecOptions struct {
 // TerminalSize is a TTY's size.
 type TerminalSize struct{ Width, Height uint16 }
 
+// AttachOptions connect streams to the main process of a running
+// container (kubectl attach). Whether there is a TTY was fixed when the
+// container was created; TTY must say the same.
+type AttachOptions struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer // ignored with TTY
+	TTY    bool
+	// Resize, if not nil, delivers terminal size changes.
+	Resize <-chan TerminalSize
+}
+
 // Event says a container changed state (started, died, was removed…).
 // The agent uses events only as hints to resync a pod promptly.
 type Event struct {
@@ -224,6 +236,9 @@ var (
 	ErrImagePull = errors.New("image pull failed")
 	// ErrInvalidImageName: the reference cannot be parsed.
 	ErrInvalidImageName = errors.New("invalid image name")
+	// ErrNotSupported: the runtime cannot do this at all (e.g. a
+	// simulated runtime asked to attach to a process it does not run).
+	ErrNotSupported = errors.New("not supported")
 )
 
 // Runtime is a container engine as the node agent uses it.
@@ -260,6 +275,20 @@ type Runtime interface {
 
 	// Exec runs a command in a running container and returns its exit code.
 	Exec(ctx context.Context, id string, opts ExecOptions) (int, error)
+	// ExecStream runs a command a user asked for (kubectl exec) with the
+	// user's streams and returns its exit code. The split from Exec (the
+	// agent's own probes and hooks) is CRI's ExecSync/Exec: an engine may
+	// serve both the same way, a simulated one must not pretend a user's
+	// command ran.
+	ExecStream(ctx context.Context, id string, opts ExecOptions) (int, error)
+	// Attach connects streams to the main process of a running container
+	// until it exits or ctx ends.
+	Attach(ctx context.Context, id string, opts AttachOptions) error
+	// PortForward connects stream to a TCP port on localhost inside the
+	// network namespace of a running sandbox (kubectl port-forward), so
+	// that listeners bound to the pod's loopback are reached too. It
+	// returns when the pod's side has closed, or stream failed, or ctx ended.
+	PortForward(ctx context.Context, sandboxID string, port int32, stream io.ReadWriteCloser) error
 	// Logs writes a container's output to w (stdout and stderr merged,
 	// in order), as the options select.
 	Logs(ctx context.Context, id string, opts LogOptions, w io.Writer) error
