@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/conversion"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -32,6 +33,9 @@ const (
 	// podBatchDelay coalesces bursts of pod events into one write per
 	// Service, far below a readiness probe's period.
 	podBatchDelay = 100 * time.Millisecond
+	// staleCacheWarnRetries is how many stale-cache retries in a row
+	// (about 2.5s of back-off) pass quietly before each is logged.
+	staleCacheWarnRetries = 8
 )
 
 // errStaleCache: the informer has not shown this controller's last write
@@ -61,7 +65,7 @@ func New(d *manager.Deps) (*Controller, error) {
 		log:      d.Logger.With("controller", "endpoint"),
 		recorder: d.Recorder("endpoint-controller"),
 		triggers: servicepods.NewTriggerTimes(),
-		written:  &writeTracker{versions: map[string]string{}},
+		written:  newWriteTracker(),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](10*time.Millisecond, 2*time.Minute),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint", Clock: d.Clock},
@@ -136,9 +140,16 @@ func (c *Controller) queueLeftovers() {
 }
 
 func (c *Controller) syncFailed(_ context.Context, key string, err error) manager.Failure {
-	if !errors.Is(err, errStaleCache) {
+	retries := c.queue.NumRequeues(key)
+	switch {
+	case !errors.Is(err, errStaleCache):
 		// Never dropped: there is no informer resync to bring it back.
-		c.log.Error("sync failed, will retry", "service", key, "retries", c.queue.NumRequeues(key), "err", err)
+		c.log.Error("sync failed, will retry", "service", key, "retries", retries, "err", err)
+	case retries >= staleCacheWarnRetries:
+		// A cache catches up in milliseconds; one behind for seconds
+		// means the Service's endpoints are stuck: say so rather than
+		// retry in silence.
+		c.log.Warn("informer cache still behind this controller's writes, will retry", "service", key, "retries", retries)
 	}
 	return manager.Retry
 }
@@ -171,7 +182,9 @@ func (c *Controller) Reconcile(ctx context.Context, key string) error {
 	}
 	if !servicepods.Selects(svc) {
 		// Endpoints of a Service without a selector are written by whoever
-		// manages the Service; they are left exactly as they are.
+		// manages the Service; they are left exactly as they are, and what
+		// this controller wrote while it had one no longer matters.
+		c.written.forget(key)
 		return nil
 	}
 	pods, err := c.pods.Pods(ns).List(servicepods.Selector(svc))
@@ -235,7 +248,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) error {
 		c.recorder.Eventf(next, corev1.EventTypeWarning, reason, "Failed to %s endpoint %s/%s: %v", verb, ns, name, err)
 		return fmt.Errorf("%s endpoints %s: %w", verb, key, err)
 	}
-	c.written.wrote(key, got.ResourceVersion)
+	c.written.wrote(key, got)
 	c.log.Info("endpoints written", "namespace", ns, "service", name, "created", create,
 		"ready", nReady, "notReady", nNotReady, "truncated", truncated)
 	return nil
@@ -277,11 +290,12 @@ func (c *Controller) enqueue(obj any) {
 }
 
 func (c *Controller) onEndpointsDelete(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil {
+	ep, ok := manager.EventObject[*corev1.Endpoints](obj)
+	if !ok {
 		return
 	}
-	c.written.forget(key)
+	key := ep.Namespace + "/" + ep.Name
+	c.written.deleted(key, ep)
 	c.queue.Add(key)
 }
 
@@ -311,40 +325,109 @@ func (c *Controller) onPodUpdate(old, cur any) {
 	}
 }
 
-// writeTracker remembers the resourceVersion of each Endpoints object
-// this controller last wrote, so that a sync running before the informer
-// has shown that write neither creates the object twice nor overwrites it
-// from an old copy (which would only fail with a conflict, after a
-// needless round trip).
+// writeTracker remembers, per Service, the Endpoints object this
+// controller last wrote (its UID and resourceVersion), so that a sync
+// running before the informer has shown that write neither creates the
+// object twice nor overwrites it from an old copy (which would only fail
+// with a conflict, after a needless round trip). Upstream's
+// staleEndpointsTracker records the version a write replaced instead;
+// that cannot tell a sync following a create that the cache is behind.
+//
+// The record of a write is made after the API call returns, and the
+// informer may deliver the object's deletion before it. The record would
+// then name an object the cache will never show, and every later sync of
+// the Service would find the cache behind and be retried, silently and
+// with growing back-off, until the Service is recreated. So a deletion
+// leaves a tombstone (the object's UID), a record landing on one is
+// dropped, and tombstones are cleared when the Service's next sync
+// begins: the work queue never runs two syncs of one Service at once, so
+// by then every write of an earlier sync has been recorded.
 type writeTracker struct {
-	mu       sync.Mutex
-	versions map[string]string
+	mu   sync.Mutex
+	keys map[string]*trackedEndpoints
 }
 
-func (w *writeTracker) wrote(key, rv string) {
+type trackedEndpoints struct {
+	// written is the last write, nil once the object is known gone.
+	written *writtenEndpoints
+	// gone are the UIDs of objects the informer showed deleted since
+	// the Service's current sync began.
+	gone map[types.UID]bool
+}
+
+type writtenEndpoints struct {
+	uid             types.UID
+	resourceVersion string
+}
+
+func newWriteTracker() *writeTracker {
+	return &writeTracker{keys: map[string]*trackedEndpoints{}}
+}
+
+func (w *writeTracker) entry(key string) *trackedEndpoints {
+	e := w.keys[key]
+	if e == nil {
+		e = &trackedEndpoints{gone: map[types.UID]bool{}}
+		w.keys[key] = e
+	}
+	return e
+}
+
+// wrote records the object as the API returned it after a create or
+// update, unless the informer has already shown it deleted.
+func (w *writeTracker) wrote(key string, got *corev1.Endpoints) {
 	w.mu.Lock()
-	w.versions[key] = rv
-	w.mu.Unlock()
+	defer w.mu.Unlock()
+	e := w.entry(key)
+	if got.UID != "" && e.gone[got.UID] {
+		return
+	}
+	e.written = &writtenEndpoints{uid: got.UID, resourceVersion: got.ResourceVersion}
+}
+
+// deleted takes the informer's deletion of ep. An object without a UID
+// (a fake client's) cannot be told from its successor and leaves no
+// tombstone.
+func (w *writeTracker) deleted(key string, ep *corev1.Endpoints) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e := w.entry(key)
+	if e.written != nil && e.written.uid == ep.UID {
+		e.written = nil
+	}
+	if ep.UID != "" {
+		e.gone[ep.UID] = true
+	}
 }
 
 func (w *writeTracker) forget(key string) {
 	w.mu.Lock()
-	delete(w.versions, key)
-	w.mu.Unlock()
+	defer w.mu.Unlock()
+	delete(w.keys, key)
 }
 
 // stale reports whether cached (nil if the cache has none) predates the
-// last write. Versions that do not compare (a fake client's) are trusted.
+// last write. It must be called once as each sync of the Service begins,
+// before the sync writes: it clears the tombstones earlier syncs needed.
+// A cached object other than the one written (another UID) comes after
+// it: the written one was deleted. Versions that do not compare (a fake
+// client's) are trusted.
 func (w *writeTracker) stale(key string, cached *corev1.Endpoints) bool {
 	w.mu.Lock()
-	rv, ok := w.versions[key]
-	w.mu.Unlock()
-	if !ok {
+	defer w.mu.Unlock()
+	e := w.keys[key]
+	if e == nil {
 		return false
 	}
-	if cached == nil {
+	clear(e.gone)
+	switch {
+	case e.written == nil:
+		return false
+	case cached == nil:
 		return true
+	case cached.UID != e.written.uid:
+		return false
 	}
-	c, err := resourceversion.CompareResourceVersion(cached.ResourceVersion, rv)
+	c, err := resourceversion.CompareResourceVersion(cached.ResourceVersion, e.written.resourceVersion)
 	return err == nil && c < 0
 }

@@ -23,18 +23,21 @@ import (
 )
 
 type harness struct {
-	t   *testing.T
-	cs  *fake.Clientset
-	c   *Controller
-	ctx context.Context
+	t    *testing.T
+	cs   *fake.Clientset
+	deps *manager.Deps
+	c    *Controller
+	ctx  context.Context
 }
 
 // newHarness builds the controller over a fake clientset holding objs,
 // with informers synced; run starts its workers too. Like the API
-// server, the clientset gives every write a higher resourceVersion.
+// server, the clientset gives every write a higher resourceVersion and
+// every new object a UID.
 func newHarness(t *testing.T, run bool, objs ...runtime.Object) *harness {
 	t.Helper()
 	cs := fake.NewClientset(objs...)
+	controllertest.ServeCreates(cs, nil)
 	var rv atomic.Int64
 	rv.Store(100)
 	cs.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
@@ -49,7 +52,7 @@ func newHarness(t *testing.T, run bool, objs ...runtime.Object) *harness {
 		t.Fatal(err)
 	}
 	ctx := controllertest.Start(t, d, c, run)
-	return &harness{t: t, cs: cs, c: c, ctx: ctx}
+	return &harness{t: t, cs: cs, deps: d, c: c, ctx: ctx}
 }
 
 func (h *harness) writes() []string {

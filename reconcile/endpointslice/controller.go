@@ -36,6 +36,9 @@ const (
 	// a tool rewriting slices in a loop must not make this controller
 	// fight it at full speed.
 	sliceChangeDelay = time.Second
+	// staleCacheWarnRetries is how many stale-cache retries in a row
+	// (about 2.5s of back-off) pass quietly before each is logged.
+	staleCacheWarnRetries = 8
 )
 
 // errStaleCache: the informer has not shown this controller's own last
@@ -131,11 +134,18 @@ func (c *Controller) Run(ctx context.Context) error {
 }
 
 func (c *Controller) syncFailed(_ context.Context, key string, err error) manager.Failure {
-	if !errors.Is(err, errStaleCache) {
+	retries := c.queue.NumRequeues(key)
+	switch {
+	case !errors.Is(err, errStaleCache):
 		// Never dropped: with no informer resync, a Service given up on
 		// would keep wrong endpoints until its next event. The limiter
 		// backs off to a retry every two minutes.
-		c.log.Error("sync failed, will retry", "service", key, "retries", c.queue.NumRequeues(key), "err", err)
+		c.log.Error("sync failed, will retry", "service", key, "retries", retries, "err", err)
+	case retries >= staleCacheWarnRetries:
+		// A cache catches up in milliseconds; one behind for seconds
+		// means a write record that will never show, and the Service's
+		// endpoints are stuck: say so rather than retry in silence.
+		c.log.Warn("informer cache still behind this controller's writes, will retry", "service", key, "retries", retries)
 	}
 	return manager.Retry
 }
@@ -159,23 +169,26 @@ func (c *Controller) Reconcile(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
+	cached, err := c.managedSlices(ns, name)
+	if err != nil {
+		return err
+	}
+	// Checked on every path that writes: a slice this controller created
+	// moments ago and the cache does not show yet would otherwise be
+	// created twice, or, once the selector is gone, left behind.
+	if c.tracker.Stale(svc, cached) {
+		return errStaleCache
+	}
 	if !servicepods.Selects(svc) {
 		// Endpoints of a Service without a selector are someone else's to
 		// write. Slices this controller wrote while it had one would keep
 		// steering traffic to pods it no longer selects (kubernetes#118376).
-		return c.deleteManaged(ctx, ns, name, "service has no selector")
+		return c.deleteSlices(ctx, ns, name, cached, "service has no selector")
 	}
 
 	pods, err := c.pods.Pods(ns).List(servicepods.Selector(svc))
 	if err != nil {
 		return err
-	}
-	cached, err := c.managedSlices(ns, name)
-	if err != nil {
-		return err
-	}
-	if c.tracker.Stale(svc, cached) {
-		return errStaleCache
 	}
 	// Computed on every sync, written or not, so that it measures from
 	// the last change actually published.
@@ -229,6 +242,10 @@ func (c *Controller) deleteManaged(ctx context.Context, ns, name, why string) er
 	if err != nil {
 		return err
 	}
+	return c.deleteSlices(ctx, ns, name, ss, why)
+}
+
+func (c *Controller) deleteSlices(ctx context.Context, ns, name string, ss []*discoveryv1.EndpointSlice, why string) error {
 	var errs []error
 	for _, s := range ss {
 		if err := c.deleteSlice(ctx, s); err != nil {
@@ -251,7 +268,9 @@ func (c *Controller) deleteSlice(ctx context.Context, s *discoveryv1.EndpointSli
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return fmt.Errorf("delete endpointslice %s/%s: %w", s.Namespace, s.Name, err)
 	}
-	c.tracker.Deleted(s)
+	// Recorded even when the slice was already gone (NotFound) or
+	// replaced (Conflict): either way the one seen will not come back.
+	c.tracker.ExpectDeletion(s)
 	return nil
 }
 

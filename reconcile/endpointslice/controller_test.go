@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -23,7 +24,9 @@ import (
 )
 
 // fakeAPI is a fake clientset that, like the API server, fills in
-// generateName, UIDs and increasing resourceVersions.
+// generateName, UIDs, increasing resourceVersions and the generation of
+// EndpointSlices (1 on create, one more when anything but metadata
+// changes).
 func fakeAPI(objs ...runtime.Object) *fake.Clientset {
 	cs := fake.NewClientset(objs...)
 	var rv atomic.Int64
@@ -50,10 +53,30 @@ func fakeAPI(objs ...runtime.Object) *fake.Clientset {
 				m.SetUID(types.UID("uid-" + m.GetName() + "-" + rand.String(4)))
 			}
 		}
+		if s, ok := obj.(*discoveryv1.EndpointSlice); ok {
+			s.Generation = 1
+			if a.GetVerb() == "update" {
+				if old, err := cs.Tracker().Get(a.GetResource(), s.Namespace, s.Name); err == nil {
+					s.Generation = old.(*discoveryv1.EndpointSlice).Generation
+					if contentChanged(old.(*discoveryv1.EndpointSlice), s) {
+						s.Generation++
+					}
+				}
+			}
+		}
 		m.SetResourceVersion(strconv.FormatInt(rv.Add(1), 10))
 		return false, nil, nil
 	})
 	return cs
+}
+
+// contentChanged: anything but metadata differs, as the API server
+// decides whether an EndpointSlice's generation moves.
+func contentChanged(a, b *discoveryv1.EndpointSlice) bool {
+	a, b = a.DeepCopy(), b.DeepCopy()
+	a.ObjectMeta, b.ObjectMeta = metav1.ObjectMeta{}, metav1.ObjectMeta{}
+	a.TypeMeta, b.TypeMeta = metav1.TypeMeta{}, metav1.TypeMeta{}
+	return !apiequality.Semantic.DeepEqual(a, b)
 }
 
 // testDeps builds manager.Deps over a fake clientset; events are recorded
@@ -64,10 +87,11 @@ func testDeps(t *testing.T, cs *fake.Clientset) *manager.Deps {
 }
 
 type harness struct {
-	t   *testing.T
-	cs  *fake.Clientset
-	c   *Controller
-	ctx context.Context
+	t    *testing.T
+	cs   *fake.Clientset
+	deps *manager.Deps
+	c    *Controller
+	ctx  context.Context
 }
 
 // newHarness builds the controller over objs with its informers running
@@ -81,7 +105,7 @@ func newHarness(t *testing.T, run bool, objs ...runtime.Object) *harness {
 		t.Fatal(err)
 	}
 	ctx := controllertest.Start(t, d, c, run)
-	return &harness{t: t, cs: cs, c: c, ctx: ctx}
+	return &harness{t: t, cs: cs, deps: d, c: c, ctx: ctx}
 }
 
 // writes are the EndpointSlice writes the fake client saw.
@@ -357,49 +381,4 @@ func TestRunPicksUpNodeZoneAndLateNode(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-func TestTrackerStaleness(t *testing.T) {
-	svc := service("web")
-	mk := func(uid, rv string) *discoveryv1.EndpointSlice {
-		return &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web-" + uid, UID: types.UID(uid), ResourceVersion: rv,
-			Labels: map[string]string{discoveryv1.LabelServiceName: "web"}}}
-	}
-	tr := newSliceTracker()
-	if tr.Stale(svc, nil) {
-		t.Fatal("fresh tracker stale")
-	}
-	tr.Wrote(mk("s1", "10"))
-	for _, tc := range []struct {
-		name   string
-		cached []*discoveryv1.EndpointSlice
-		stale  bool
-	}{
-		{"written slice missing", nil, true},
-		{"older version cached", []*discoveryv1.EndpointSlice{mk("s1", "9")}, true},
-		{"written version cached", []*discoveryv1.EndpointSlice{mk("s1", "10")}, false},
-		{"newer version cached", []*discoveryv1.EndpointSlice{mk("s1", "12")}, false},
-	} {
-		if got := tr.Stale(svc, tc.cached); got != tc.stale {
-			t.Errorf("%s: stale %v", tc.name, got)
-		}
-	}
-	if tr.ShouldSync(mk("s1", "10")) || !tr.ShouldSync(mk("s1", "11")) || !tr.ShouldSync(mk("s2", "3")) {
-		t.Error("ShouldSync: own write must not sync, a later or unknown one must")
-	}
-	tr.Deleted(mk("s1", "10"))
-	if !tr.Stale(svc, []*discoveryv1.EndpointSlice{mk("s1", "10")}) {
-		t.Error("a deleted slice still cached is not stale")
-	}
-	if tr.HandleDeletion(mk("s1", "10")) {
-		t.Error("own deletion reported as someone else's")
-	}
-	if !tr.HandleDeletion(mk("s3", "1")) {
-		t.Error("someone else's deletion not reported")
-	}
-	recreated := service("web", func(s *corev1.Service) { s.UID = "other" })
-	tr.Wrote(mk("s4", "20"))
-	if tr.Stale(recreated, nil) {
-		t.Error("writes for an earlier service of the same name make the new one stale")
-	}
 }
