@@ -90,6 +90,19 @@ func TestReconcileAfterEndpointsDeletedBeforeTheirCreateWasRecorded(t *testing.T
 	}
 	t.Cleanup(func() { _ = inf.RemoveEventHandler(reg) })
 
+	// The fake clientset does not replay to a watch what happened before
+	// it began, and an informer's caches sync before its watch is open:
+	// wait until an object created now reaches the cache, so the
+	// informer is sure to see the deletion below.
+	probe := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "watch-probe"}}
+	if err := h.cs.Tracker().Create(gvr, probe, probe.Namespace); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually(func() error {
+		_, err := h.deps.Informers.Core().V1().Endpoints().Lister().Endpoints("default").Get("watch-probe")
+		return err
+	})
+
 	first := true
 	h.cs.PrependReactor("create", "endpoints", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if !first {

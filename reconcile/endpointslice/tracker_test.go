@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/skiff-dev/skiff/reconcile/internal/controllertest"
 )
 
 // trackedSlice is slice uid of Service web at resourceVersion rv and
@@ -205,6 +207,19 @@ func TestReconcileAfterSliceDeletedBeforeItsCreateWasRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = h.deps.Informers.Discovery().V1().EndpointSlices().Informer().RemoveEventHandler(reg) })
+
+	// The fake clientset does not replay to a watch what happened before
+	// it began, and an informer's caches sync before its watch is open:
+	// wait until an object created now reaches the cache, so the
+	// informer is sure to see the deletion below.
+	probe := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "watch-probe"}, AddressType: discoveryv1.AddressTypeIPv4}
+	if err := h.cs.Tracker().Create(sliceGVR, probe, probe.Namespace); err != nil {
+		t.Fatal(err)
+	}
+	controllertest.Eventually(t, func() error {
+		_, err := h.deps.Informers.Discovery().V1().EndpointSlices().Lister().EndpointSlices("kube-system").Get("watch-probe")
+		return err
+	})
 
 	var rv int
 	first := true
