@@ -17,6 +17,7 @@ import (
 	"github.com/skiff-dev/skiff/e2e/cluster"
 	"github.com/skiff-dev/skiff/e2e/images"
 	"github.com/skiff-dev/skiff/nodeagent"
+	"github.com/skiff-dev/skiff/nodeagent/proxy"
 	"github.com/skiff-dev/skiff/nodeagent/runtime"
 )
 
@@ -67,6 +68,11 @@ func removeClusterContainers(t *testing.T, id string) {
 	}
 	for _, c := range cs {
 		_ = rt.RemoveContainer(ctx, c.ID)
+	}
+	// The agents' Service rules outlive them (so Services survive an
+	// agent restart); the test's cluster is gone, so are they.
+	if err := proxy.CleanupCluster(id); err != nil {
+		t.Logf("cleanup: %v", err)
 	}
 }
 

@@ -28,8 +28,10 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"github.com/skiff-dev/skiff/nodeagent/dns"
 	"github.com/skiff-dev/skiff/nodeagent/podstate"
 	"github.com/skiff-dev/skiff/nodeagent/prober"
+	"github.com/skiff-dev/skiff/nodeagent/proxy"
 	"github.com/skiff-dev/skiff/nodeagent/runtime"
 	"github.com/skiff-dev/skiff/nodeagent/volume"
 )
@@ -63,7 +65,17 @@ type Options struct {
 	LeaseInterval, StatusInterval, Resync time.Duration
 	// Workers sync pods in parallel (default 8).
 	Workers int
+	// ResolvConf is the node's resolv.conf, the kubelet's --resolv-conf
+	// (default /etc/resolv.conf): cluster DNS forwards other names to its
+	// servers, and Default-policy pods get it.
+	ResolvConf string
+	// ProxyMode is the Service proxy's mode: proxy.ModeIPTables,
+	// proxy.ModeUserspace, "" (iptables where it works), or ProxyNone.
+	ProxyMode string
 }
+
+// ProxyNone turns the Service proxy off (simulated nodes).
+const ProxyNone = "none"
 
 func (o *Options) defaults() error {
 	if o.Server == "" || o.Token == "" {
@@ -133,6 +145,8 @@ type Agent struct {
 	pauseImage  string
 	networkName string
 	gateway     string
+	// dns is the cluster DNS this node serves its pods on the gateway.
+	dns *dns.Server
 
 	mu     sync.Mutex
 	memory map[types.UID]map[string]*podstate.Memory
@@ -275,6 +289,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.pauseImage, err = a.rt.EnsurePauseImage(ctx); err != nil {
 		return fmt.Errorf("sandbox image: %w", err)
 	}
+	// Cluster DNS serves before any pod starts, so none is created with a
+	// resolv.conf pointing at nothing.
+	_, simulated := a.rt.(*runtime.Fake)
+	a.dns = dns.New(dns.Options{Client: a.client, Address: a.gateway, ResolvConf: a.opts.ResolvConf,
+		ClusterID: a.clusterID, NodeName: a.opts.NodeName, Simulated: simulated, Logger: a.log})
+	if err := a.dns.Start(ctx); err != nil {
+		a.log.Warn("no cluster DNS on this node; pods fall back to the node's resolvers", "err", err)
+	}
 	// Registration is retried until it works, with kubelet's back-off
 	// (100 ms doubling to 7 s): a server restarting, or a conflict with
 	// a controller writing the same Node, is no reason to give up.
@@ -291,6 +313,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}
 	go a.heartbeat(ctx, name+"://"+version)
+	if err := a.startProxy(ctx); err != nil {
+		return err
+	}
 
 	factory := informers.NewSharedInformerFactoryWithOptions(a.client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
@@ -502,3 +527,23 @@ func hostCapacity(o Options) corev1.ResourceList {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// startProxy runs the Service proxy (the node's kube-proxy) until ctx
+// ends. Its rules outlive the agent, so Services keep answering across a
+// restart; a sync failure is retried by the proxy itself.
+func (a *Agent) startProxy(ctx context.Context) error {
+	if a.opts.ProxyMode == ProxyNone {
+		return nil
+	}
+	px, err := proxy.New(proxy.Options{Client: a.client, ClusterID: a.clusterID, NodeName: a.opts.NodeName, NodeIPs: []string{a.opts.NodeIP},
+		Mode: a.opts.ProxyMode, Logger: a.log.With("component", "proxy")})
+	if err != nil {
+		return fmt.Errorf("service proxy: %w", err)
+	}
+	go func() {
+		if err := px.Run(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("service proxy stopped", "err", err)
+		}
+	}()
+	return nil
+}

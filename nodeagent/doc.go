@@ -14,7 +14,8 @@
 // labels (nodeagent/runtime) and removes those of pods that are gone.
 //
 // Subpackages: runtime (the engine), podstate (the pure pod state
-// machine), volume (volumes on the host), prober (probes).
+// machine), volume (volumes on the host), prober (probes), streams
+// (exec/attach/port-forward), dns (cluster DNS), proxy (Services).
 //
 // The agent talks to the API only through client-go.
 package nodeagent

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/skiff-dev/skiff/nodeagent/podstate"
 	"github.com/skiff-dev/skiff/nodeagent/runtime"
@@ -75,22 +76,24 @@ func (a *Agent) sandboxConfig(pod *corev1.Pod, attempt int) runtime.SandboxConfi
 	return cfg
 }
 
-// dnsConfig is the pod's resolv.conf. Without cluster DNS configured,
-// ClusterFirst falls back to the node's resolvers, as the kubelet does.
+// dnsConfig is the pod's resolv.conf, composed as the kubelet does from
+// its dnsPolicy and dnsConfig, this node's cluster DNS (served on the pod
+// network's gateway) and the node's resolv.conf (see dns.PodResolvConf).
+// It is computed when the sandbox is made, like the kubelet's, and so are
+// the warnings it records (DNSConfigForming, MissingClusterDNS).
 func (a *Agent) dnsConfig(pod *corev1.Pod) runtime.DNSConfig {
-	var d runtime.DNSConfig
-	if pc := pod.Spec.DNSConfig; pc != nil {
-		d.Servers = append(d.Servers, pc.Nameservers...)
-		d.Searches = append(d.Searches, pc.Searches...)
-		for _, o := range pc.Options {
-			if o.Value != nil {
-				d.Options = append(d.Options, o.Name+":"+*o.Value)
+	rc, events := a.dns.PodConfig(pod)
+	if a.recorder != nil {
+		for _, e := range events {
+			if e.OnNode {
+				node := &corev1.ObjectReference{Kind: "Node", Name: a.opts.NodeName, UID: types.UID(a.opts.NodeName)}
+				a.recorder.Event(node, corev1.EventTypeWarning, e.Reason, e.Message)
 			} else {
-				d.Options = append(d.Options, o.Name)
+				a.recorder.Event(pod, corev1.EventTypeWarning, e.Reason, e.Message)
 			}
 		}
 	}
-	return d
+	return runtime.DNSConfig{Servers: rc.Nameservers, Searches: rc.Searches, Options: rc.Options}
 }
 
 // containerConfig describes one container of the pod.

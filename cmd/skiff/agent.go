@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/skiff-dev/skiff/nodeagent"
+	"github.com/skiff-dev/skiff/nodeagent/proxy"
 	"github.com/skiff-dev/skiff/nodeagent/runtime"
 )
 
@@ -30,6 +31,10 @@ type agentFlags struct {
 	memory    string
 	pods      int
 	labels    []string
+	// resolvConf is kubelet's --resolv-conf.
+	resolvConf string
+	// proxyMode is the Service proxy's mode (kube-proxy's --proxy-mode).
+	proxyMode string
 	// statusFrequency is kubelet's --node-status-update-frequency; the
 	// lease is renewed at the same pace.
 	statusFrequency time.Duration
@@ -50,13 +55,15 @@ func (f *agentFlags) register(cmd *cobra.Command, standalone bool) {
 	cmd.Flags().StringVar(&f.memory, "memory", "", "memory capacity the node reports (default: the host's)")
 	cmd.Flags().IntVar(&f.pods, "pods", 110, "how many pods the node accepts")
 	cmd.Flags().StringSliceVar(&f.labels, "node-label", nil, "extra node label key=value (repeatable)")
+	cmd.Flags().StringVar(&f.proxyMode, "proxy-mode", "", "Service proxy: iptables, userspace (the agent relays connections; for hosts without iptables), or none; default iptables where it works, else userspace (none with --runtime fake)")
+	cmd.Flags().StringVar(&f.resolvConf, "resolv-conf", "/etc/resolv.conf", "resolver configuration of the node: cluster DNS forwards names outside the cluster to its name servers, and pods with dnsPolicy Default get it")
 	cmd.Flags().DurationVar(&f.statusFrequency, "node-status-update-frequency", 10*time.Second, "how often the node renews its lease and posts its status; keep it well under the server's --node-monitor-grace-period")
 }
 
 func (f *agentFlags) options(log *slog.Logger, version string) (nodeagent.Options, error) {
 	o := nodeagent.Options{
 		Server: f.server, NodeName: f.nodeName, DataDir: f.dataDir, NodeIP: f.nodeIP, Listen: f.listen,
-		Pods: f.pods, Labels: map[string]string{}, Version: version, Logger: log,
+		Pods: f.pods, Labels: map[string]string{}, Version: version, Logger: log, ResolvConf: f.resolvConf,
 		LeaseInterval: f.statusFrequency, StatusInterval: f.statusFrequency,
 	}
 	if f.statusFrequency <= 0 {
@@ -89,6 +96,17 @@ func (f *agentFlags) options(log *slog.Logger, version string) (nodeagent.Option
 			return o, fmt.Errorf("--memory: %w", err)
 		}
 		o.Memory = &q
+	}
+	switch f.proxyMode {
+	case "", proxy.ModeIPTables, proxy.ModeUserspace, nodeagent.ProxyNone:
+		o.ProxyMode = f.proxyMode
+	default:
+		return o, fmt.Errorf("--proxy-mode must be iptables, userspace or none, not %q", f.proxyMode)
+	}
+	if f.runtime == "fake" && f.proxyMode == "" {
+		// Simulated pods have no addresses to send traffic to, and
+		// hundreds of simulated nodes must not each program the host.
+		o.ProxyMode = nodeagent.ProxyNone
 	}
 	switch f.runtime {
 	case "docker":

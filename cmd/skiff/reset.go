@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-dev/skiff/nodeagent"
+	"github.com/skiff-dev/skiff/nodeagent/proxy"
 	"github.com/skiff-dev/skiff/nodeagent/runtime"
 )
 
@@ -94,6 +95,9 @@ func removeContainers(ctx context.Context, dir string, out io.Writer) error {
 		}
 	}
 	fmt.Fprintf(out, "removed %d containers of cluster %s\n", len(cs), id)
+	if err := removeProxyRules(ctx, rt, id, out); err != nil {
+		return err
+	}
 	switch err := rt.RemoveNetwork(ctx, nodeagent.NetworkName); {
 	case err == nil:
 		fmt.Fprintf(out, "removed network %s\n", nodeagent.NetworkName)
@@ -101,5 +105,27 @@ func removeContainers(ctx context.Context, dir string, out io.Writer) error {
 	default:
 		fmt.Fprintf(out, "kept network %s: %v\n", nodeagent.NetworkName, err)
 	}
+	return nil
+}
+
+// removeProxyRules removes the Service proxy's iptables rules of every
+// node of the cluster (their chain names carry the cluster's identity, so
+// nodes without pods are found too, and other clusters' rules stay). The
+// ClusterIPs the userspace mode put on the loopback device carry no
+// owner: they go only when no other Skiff cluster has containers left.
+func removeProxyRules(ctx context.Context, rt *runtime.Docker, clusterID string, out io.Writer) error {
+	if err := proxy.CleanupCluster(clusterID); err != nil {
+		return err
+	}
+	others, err := rt.ListContainers(ctx, map[string]string{runtime.LabelManaged: "true"})
+	if err != nil {
+		return fmt.Errorf("docker (to find other clusters): %w", err)
+	}
+	if len(others) == 0 {
+		if err := proxy.CleanupAll(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(out, "removed the Service proxy rules")
 	return nil
 }

@@ -102,12 +102,20 @@ func (d *Docker) RunSandbox(ctx context.Context, cfg SandboxConfig) (string, str
 		}
 		return "", "", fmt.Errorf("start sandbox %s: %w", cfg.Name, engineErr(err))
 	}
-	if cfg.HostNetwork {
-		return resp.ID, "", nil
-	}
 	ci, err := d.client.ContainerInspect(ctx, resp.ID)
 	if err != nil {
 		return resp.ID, "", fmt.Errorf("inspect sandbox %s: %w", cfg.Name, engineErr(err))
+	}
+	// A host-network pod gets the resolv.conf its dnsPolicy asks for too:
+	// ClusterFirstWithHostNet means cluster DNS, not the host's file the
+	// engine copied. A config with nothing in it (no cluster DNS and no
+	// resolvers on the node) leaves the engine's file alone.
+	writeDNS := ci.ContainerJSONBase != nil && (len(cfg.DNS.Servers) > 0 || len(cfg.DNS.Searches) > 0 || len(cfg.DNS.Options) > 0)
+	if cfg.HostNetwork {
+		if writeDNS {
+			d.writeResolvConf(cfg, ci.ResolvConfPath)
+		}
+		return resp.ID, "", nil
 	}
 	ip := ""
 	if ci.NetworkSettings != nil {
@@ -118,7 +126,7 @@ func (d *Docker) RunSandbox(ctx context.Context, cfg SandboxConfig) (string, str
 	if ip == "" {
 		return resp.ID, "", fmt.Errorf("sandbox %s started without an address on network %s", cfg.Name, cfg.Network)
 	}
-	if len(cfg.DNS.Servers) > 0 && ci.ContainerJSONBase != nil {
+	if writeDNS {
 		d.writeResolvConf(cfg, ci.ResolvConfPath)
 	}
 	return resp.ID, ip, nil
