@@ -138,10 +138,22 @@ func Run(ctx context.Context, o RunOptions) (*Running, error) {
 		return nil, err
 	}
 	// Pods reach the API server at the advertise address (through the
-	// kubernetes Service), so the listener must accept connections there.
+	// kubernetes Service), so the server must accept connections there.
+	// The default --listen is loopback, which pods cannot reach: then the
+	// server also listens on the pod network's gateway (the host's side of
+	// the bridge every agent on this host attaches pods to) and
+	// advertises that, unless told otherwise. Pods, and only pods and the
+	// host, can reach it; nothing is opened to the host's other networks.
+	podListen := ""
 	switch ip := net.ParseIP(host); {
+	case servicealloc.LoopbackOnly(host) && o.AdvertiseAddress == "":
+		gw, err := podNetworkGateway(o.ClusterCIDR)
+		if err != nil {
+			return nil, err
+		}
+		advertise, podListen = gw, gw.String()
 	case servicealloc.LoopbackOnly(host):
-		log.Warn("the API server listens on a loopback address only: pods cannot reach it through the kubernetes Service; listen on 0.0.0.0 or on the advertise address",
+		log.Warn("the API server listens on a loopback address only: pods cannot reach it at --advertise-address; listen on 0.0.0.0 or on the advertise address",
 			"listen", o.Listen, "advertiseAddress", advertise.String())
 	case ip != nil && !ip.IsUnspecified() && !ip.Equal(net.IP(advertise.AsSlice())):
 		log.Warn("the API server does not listen on its advertise address: pods cannot reach it through the kubernetes Service",
@@ -227,6 +239,18 @@ func Run(ctx context.Context, o RunOptions) (*Running, error) {
 		_, port, _ = net.SplitHostPort(ln.Addr().String())
 	}
 	portNum, _ := strconv.Atoi(port)
+	listeners := []net.Listener{ln}
+	if podListen != "" {
+		pl, err := listenFreebind(ctx, net.JoinHostPort(podListen, port))
+		if err != nil {
+			ln.Close()
+			stopStore()
+			closeEtcd()
+			return nil, fmt.Errorf("listen for pods on the pod network's gateway %s (set --advertise-address, or --listen 0.0.0.0): %w", podListen, err)
+		}
+		listeners = append(listeners, pl)
+		log.Info("API server reachable from pods", "address", pl.Addr().String())
+	}
 	stopKubernetesService := srv.ServeKubernetesService(storeCtx, advertise.String(), portNum)
 	url := "https://" + net.JoinHostPort(clientHost, port)
 	reqCtx, cancelRequests := context.WithCancel(context.Background())
@@ -250,8 +274,10 @@ func Run(ctx context.Context, o RunOptions) (*Running, error) {
 		etcd:           client,
 		done:           make(chan error, 1),
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.ServeTLS(ln, "", "") }()
+	serveErr := make(chan error, len(listeners))
+	for _, l := range listeners {
+		go func() { serveErr <- hs.ServeTLS(l, "", "") }()
+	}
 
 	kc, err := pki.Kubeconfig("skiff", url, creds.CAPEM, creds.AdminToken)
 	if err == nil {
