@@ -84,6 +84,8 @@ type Server struct {
 	metrics  *metrics
 	// services reserves Services' cluster IPs and node ports.
 	services *servicealloc.Allocator
+	// fields tracks managedFields and serves server-side apply.
+	fields *fieldTracker
 
 	resources  map[*manifests.Type]*resource
 	namespaces *resource
@@ -142,6 +144,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("apiserver: %w", err)
 	}
 	s.services = services
+	s.fields = newFieldTracker(s)
 	s.store = storage.New(cfg.Etcd, storage.Options{
 		Logger:             cfg.Logger,
 		Observe:            s.metrics.observeEtcd,
@@ -152,7 +155,8 @@ func New(cfg Config) (*Server, error) {
 		if t.Storage != nil {
 			continue
 		}
-		res := &resource{s: s, t: t, stored: t, fields: selectableFields(t.GroupVersionKind), printer: tables.For(t.GroupVersionKind)}
+		res := &resource{s: s, t: t, stored: t, fields: selectableFields(t.GroupVersionKind), printer: tables.For(t.GroupVersionKind),
+			protobuf: hasProtobuf(cfg.Registry.Scheme(), t.GroupVersionKind)}
 		res.prefix = storage.ResourcePrefix(t.GroupVersionKind.Group, t.Resource)
 		res.cache = s.store.Register(res.prefix, t.Namespaced, storage.Codec{Decode: res.decodeStored, Fields: res.fields.extract})
 		if t.GroupVersionKind == corev1.SchemeGroupVersion.WithKind("Event") {
@@ -173,7 +177,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		base := s.resources[st]
 		s.resources[t] = &resource{s: s, t: t, stored: st, cache: base.cache, prefix: base.prefix, ttl: base.ttl,
-			fields: base.fields, printer: tables.For(t.GroupVersionKind)}
+			fields: base.fields, printer: tables.For(t.GroupVersionKind), protobuf: hasProtobuf(cfg.Registry.Scheme(), t.GroupVersionKind)}
 	}
 	if s.namespaces == nil {
 		return nil, errors.New("apiserver: the registry has no namespaces")

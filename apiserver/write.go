@@ -78,6 +78,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, res *resource, i
 		return
 	}
 	ctx, aw := withAdmissionWarnings(r.Context())
+	ctx = withFieldOwner(ctx, requestFieldOwner(r))
 	e, err := s.createObject(ctx, res, info.namespace, obj, p.dryRun)
 	if err != nil {
 		m, _ := meta.Accessor(obj)
@@ -132,7 +133,11 @@ func generateName(prefix string) string {
 
 func (s *Server) createOnce(ctx context.Context, res *resource, obj runtime.Object, m metav1.Object, dryRun bool) (_ *storage.Entry, retErr error) {
 	res.t.Default(obj)
+	managed, tracked := s.trackCreate(ctx, res, obj)
 	res.prepareForCreate(obj, s.now())
+	if tracked {
+		setManagedFields(obj, managed)
+	}
 	if err := s.admitCreate(ctx, res, obj); err != nil {
 		return nil, err
 	}
@@ -227,7 +232,11 @@ func (s *Server) guaranteedUpdate(ctx context.Context, res *resource, namespace,
 		if subresource == "" {
 			res.t.Default(next)
 		}
+		managed, tracked := s.trackUpdate(ctx, res, subresource, old, next)
 		next = res.prepareForUpdate(next, old, subresource)
+		if tracked {
+			setManagedFields(next, managed)
+		}
 		if err := s.admitUpdate(ctx, res, subresource, next, old); err != nil {
 			return nil, err
 		}
@@ -328,6 +337,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *resource, i
 		return
 	}
 	ctx, aw := withAdmissionWarnings(r.Context())
+	ctx = withFieldOwner(ctx, requestFieldOwner(r))
 	e, err := s.guaranteedUpdate(ctx, res, info.namespace, info.name, info.subresource, p.dryRun,
 		func(cur runtime.Object, _ *storage.Entry) (runtime.Object, error) { return obj.DeepCopyObject(), nil })
 	code := http.StatusOK
@@ -359,9 +369,18 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, res *resource, in
 		s.writeError(w, r, err, res.gr(), info.name)
 		return
 	}
+	opts, err := parsePatchOptions(r, pt)
+	if err != nil {
+		s.writeError(w, r, err, res.gr(), info.name)
+		return
+	}
 	body, err := s.readBody(w, r)
 	if err != nil {
 		s.writeError(w, r, err, res.gr(), info.name)
+		return
+	}
+	if isApplyPatch(pt) {
+		s.serverSideApply(w, r, res, info, p, opts, f, body)
 		return
 	}
 	if info.subresource == "scale" {
@@ -370,6 +389,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, res *resource, in
 	}
 	var warnings []string
 	ctx, aw := withAdmissionWarnings(r.Context())
+	ctx = withFieldOwner(ctx, requestFieldOwner(r))
 	e, err := s.guaranteedUpdate(ctx, res, info.namespace, info.name, info.subresource, p.dryRun,
 		func(cur runtime.Object, e *storage.Entry) (runtime.Object, error) {
 			curJSON, err := res.objectJSON(e)

@@ -141,8 +141,8 @@ func TestBadInputIsRefusedAndNothingIsStored(t *testing.T) {
 		{name: "unknown group version", method: "GET", path: "/apis/frob.example.com/v1/widgets", wantCode: 404, wantReason: metav1.StatusReasonNotFound, wantText: "frob.example.com"},
 		{name: "bad label selector", method: "GET", path: cms + "?labelSelector=a%3D%3D%3Db", wantCode: 400, wantReason: metav1.StatusReasonBadRequest, wantText: "label selector"},
 		{name: "unsupported field selector", method: "GET", path: cms + "?fieldSelector=data.a%3D1", wantCode: 400, wantReason: metav1.StatusReasonBadRequest, wantText: "field label not supported: data.a"},
-		{name: "server-side apply is not served yet", method: "PATCH", path: cms + "/good?fieldManager=t", contentType: "application/apply-patch+yaml", body: "{}",
-			wantCode: 501, wantText: "server-side apply"},
+		{name: "apply without fieldManager", method: "PATCH", path: cms + "/good", contentType: "application/apply-patch+yaml", body: "{}",
+			wantCode: 422, wantReason: metav1.StatusReasonInvalid, wantText: "fieldManager: Required value"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
