@@ -62,6 +62,10 @@ func (s *Server) decodeObject(body []byte, mediaType string, want schema.GroupVe
 		return nil, nil, apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "", schema.GroupResource{}, "",
 			fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf; got %q", mediaType), 0, false)
 	}
+	if mediaType == mediaProtobuf && !hasProtobuf(s.registry.Scheme(), want) {
+		return nil, nil, apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "", schema.GroupResource{}, "",
+			fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (%s has no protobuf encoding)", want.Kind), 0, false)
+	}
 	dec := info.Serializer
 	if info.StrictSerializer != nil && fv != validationIgnore {
 		dec = info.StrictSerializer

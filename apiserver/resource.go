@@ -31,6 +31,30 @@ type resource struct {
 	fields      fieldSet
 	printer     tables.Printer
 	hasGenerate bool
+	// protobuf is whether the served type has a protobuf encoding: the
+	// built-in ones do; Skiff's own Go types for custom resources (Flux's)
+	// do not, and are answered in JSON, as kube-apiserver answers custom
+	// resources.
+	protobuf bool
+}
+
+// hasProtobuf reports whether objects of kind gvk marshal to protobuf.
+func hasProtobuf(scheme *runtime.Scheme, gvk schema.GroupVersionKind) bool {
+	obj, err := scheme.New(gvk)
+	if err != nil {
+		return false
+	}
+	_, ok := obj.(interface{ Marshal() ([]byte, error) })
+	return ok
+}
+
+// format is f, with protobuf replaced by JSON where the type has none
+// (clients that ask for protobuf list JSON after it).
+func (res *resource) format(f outputFormat) outputFormat {
+	if f.mediaType == mediaProtobuf && !res.protobuf {
+		f.mediaType = mediaJSON
+	}
+	return f
 }
 
 func (res *resource) gr() schema.GroupResource { return res.t.GroupResource() }

@@ -61,6 +61,7 @@ func addWarnings(w http.ResponseWriter, warnings []string) {
 
 // writeEntry answers with one stored object in the negotiated format.
 func (s *Server) writeEntry(w http.ResponseWriter, r *http.Request, res *resource, code int, e *storage.Entry, f outputFormat) {
+	f = res.format(f)
 	switch f.as {
 	case asTable:
 		t, err := s.table(r, res, []*storage.Entry{e}, metav1.ListMeta{ResourceVersion: revString(e.Rev)}, f)
@@ -201,6 +202,7 @@ func partialMetadata(obj runtime.Object, version string) (*metav1.PartialObjectM
 // writeList answers a list: the JSON of every entry spliced into the list
 // envelope and streamed, so a large list is never built in memory twice.
 func (s *Server) writeList(w http.ResponseWriter, r *http.Request, res *resource, entries []*storage.Entry, lm metav1.ListMeta, f outputFormat) {
+	f = res.format(f)
 	switch f.as {
 	case asTable:
 		t, err := s.table(r, res, entries, lm, f)

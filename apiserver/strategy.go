@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/skiff-dev/skiff/manifests/defaults"
+	"github.com/skiff-dev/skiff/manifests/flux"
 )
 
 // The strategy is what kube-apiserver's per-type rest strategies do to an
@@ -40,6 +41,12 @@ var generationKinds = map[schema.GroupVersionKind]bool{
 	// EndpointSlices have no spec: the endpoints and ports are the
 	// "spec" (specChanged compares everything but metadata).
 	discoveryv1.SchemeGroupVersion.WithKind("EndpointSlice"): true,
+	// Custom resources (Flux's, served from Go types here) get a
+	// generation from the API server, bumped on spec changes; Flux's
+	// status.observedGeneration is compared against it.
+	flux.GitRepositoryKind: true,
+	flux.KustomizationKind: true,
+	flux.ReceiverKind:      true,
 }
 
 // keepStatusOnCreate are kinds whose status may be set by the creator

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/skiff-dev/skiff/manifests/defaults"
+	"github.com/skiff-dev/skiff/manifests/flux"
 	"github.com/skiff-dev/skiff/manifests/validation"
 )
 
@@ -360,6 +361,33 @@ func NewRegistry() (*Registry, error) {
 			NewList:      func() runtime.Object { return &networkingv1.IngressList{} },
 			Default:      typedDefault(defaults.Ingress),
 			Validate:     typed(validation.ValidateIngress), ValidateUpdate: typedUpdate(validation.ValidateIngressUpdate),
+		},
+		// Flux's objects, served as their CRDs define them.
+		{
+			GroupVersionKind: flux.GitRepositoryKind, Resource: "gitrepositories", Singular: "gitrepository", Namespaced: true,
+			ShortNames: []string{"gitrepo"}, Categories: []string{"all", "fluxcd", "fluxcd-sources"},
+			Subresources: []Subresource{status(flux.GitRepositoryKind)},
+			New:          func() runtime.Object { return &flux.GitRepository{} },
+			NewList:      func() runtime.Object { return &flux.GitRepositoryList{} },
+			Default:      typedDefault(flux.DefaultGitRepository),
+			Validate:     typed(flux.ValidateGitRepository), ValidateUpdate: typedUpdate(flux.ValidateGitRepositoryUpdate),
+		},
+		{
+			GroupVersionKind: flux.KustomizationKind, Resource: "kustomizations", Singular: "kustomization", Namespaced: true,
+			ShortNames:   []string{"ks"},
+			Subresources: []Subresource{status(flux.KustomizationKind)},
+			New:          func() runtime.Object { return &flux.Kustomization{} },
+			NewList:      func() runtime.Object { return &flux.KustomizationList{} },
+			Default:      typedDefault(flux.DefaultKustomization),
+			Validate:     typed(flux.ValidateKustomization), ValidateUpdate: typedUpdate(flux.ValidateKustomizationUpdate),
+		},
+		{
+			GroupVersionKind: flux.ReceiverKind, Resource: "receivers", Singular: "receiver", Namespaced: true,
+			Subresources: []Subresource{status(flux.ReceiverKind)},
+			New:          func() runtime.Object { return &flux.Receiver{} },
+			NewList:      func() runtime.Object { return &flux.ReceiverList{} },
+			Default:      typedDefault(flux.DefaultReceiver),
+			Validate:     typed(flux.ValidateReceiver), ValidateUpdate: typedUpdate(flux.ValidateReceiverUpdate),
 		},
 	}
 	return newRegistry(scheme, types)

@@ -14,9 +14,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/skiff-dev/skiff/manifests/flux"
 )
 
-// NewScheme returns a new scheme with every group Skiff serves, plus the
+// NewScheme returns a new scheme with every group Skiff serves (Flux's
+// three among them), plus the
 // meta/v1 options and status kinds, and the conversions between core/v1
 // and events.k8s.io/v1 Events.
 func NewScheme() (*runtime.Scheme, error) {
@@ -31,6 +34,7 @@ func NewScheme() (*runtime.Scheme, error) {
 		eventsv1.AddToScheme,
 		networkingv1.AddToScheme,
 		addEventConversions,
+		flux.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			return nil, fmt.Errorf("manifests: build scheme: %w", err)

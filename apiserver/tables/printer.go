@@ -30,6 +30,10 @@ func For(gvk schema.GroupVersionKind) Printer {
 	if p, ok := builtin()[gvk]; ok {
 		return p()
 	}
+	// Flux's kinds print from their CRDs' columns (flux.go).
+	if p, ok := fluxPrinters()[gvk]; ok {
+		return p()
+	}
 	return generic()
 }
 
