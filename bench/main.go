@@ -96,6 +96,11 @@ func main() {
 		{"nodeagent/fake-scale", benchFakeScale},
 		{"controllers/deployment-startup", benchDeploymentStartup},
 		{"controllers/fake-deployment", benchFakeDeployment},
+		{"services/endpoint-to-rule", benchEndpointToRule},
+		{"services/throughput-clusterip", benchThroughputClusterIP},
+		{"services/throughput-nodeport", benchThroughputNodePort},
+		{"streams/exec-rtt", benchExecRTT},
+		{"streams/port-forward-throughput", benchPortForwardThroughput},
 	}
 	var re *regexp.Regexp
 	if *only != "" {
