@@ -173,20 +173,13 @@ func TestServiceAllocation(t *testing.T) {
 	}
 
 	// The kubernetes Service and its endpoints point at this API server,
-	// at the address pods can reach: the host's, since --listen is
-	// loopback (with a warning).
-	hostAddrs, err := servicealloc.HostAddresses()
-	if err != nil {
-		t.Fatal(err)
-	}
-	advertise, err := servicealloc.AdvertiseAddress("", "127.0.0.1", hostAddrs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// at the address pods can reach: with a loopback --listen and no
+	// --advertise-address, the pod network's gateway, where the server
+	// listens too.
 	apiPort := s.URL[strings.LastIndex(s.URL, ":")+1:]
-	requireKubernetesService(t, cs, advertise.String(), apiPort)
-	if !strings.Contains(s.Log(), "listens on a loopback address only") {
-		t.Error("no warning that pods cannot reach a loopback-only API server")
+	requireKubernetesService(t, cs, "10.42.0.1", apiPort)
+	if !strings.Contains(s.Log(), "API server reachable from pods") {
+		t.Error("the server does not say it listens for pods on the pod network's gateway")
 	}
 
 	// A LoadBalancer gets node ports and the Ready nodes' addresses.
@@ -240,7 +233,7 @@ func TestServiceAllocation(t *testing.T) {
 		t.Fatalf("%d services after the restart, want %d", len(all), len(before)+len(after))
 	}
 	requireDistinctClusterIPs(t, all)
-	requireKubernetesService(t, cs, advertise.String(), apiPort)
+	requireKubernetesService(t, cs, "10.42.0.1", apiPort)
 }
 
 func requireKubernetesService(t *testing.T, cs *kubernetes.Clientset, advertise, apiPort string) {

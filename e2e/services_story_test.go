@@ -23,17 +23,35 @@ import (
 // Service refuses at once; scaled back, it serves again as soon as the
 // pods are Ready.
 func TestServicesUserStory(t *testing.T) {
-	s, cs, _ := startUp(t)
+	s, cs, node := startUp(t)
+	id := clusterIDOf(t, s)
 	img := busybox(t)
+	t.Run("the kubernetes Service reaches the API server", func(t *testing.T) {
+		// What in-cluster clients use: 10.96.0.1:443, DNATed to the
+		// listener the server opens on the pod network's gateway.
+		cfg, err := s.RESTConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Host, cfg.TLSClientConfig.ServerName = "https://10.96.0.1:443", "kubernetes.default.svc"
+		c, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, func() error {
+			_, err := c.Discovery().ServerVersion()
+			return err
+		})
+	})
 	for _, minor := range []string{"1.27", "1.32", "1.33"} {
 		t.Run("kubectl "+minor, func(t *testing.T) {
 			k := newKubectl(t, s, minor)
-			servicesStory(t, k, cs, img, "web"+strings.ReplaceAll(minor, ".", ""))
+			servicesStory(t, k, cs, id, node, img, "web"+strings.ReplaceAll(minor, ".", ""))
 		})
 	}
 }
 
-func servicesStory(t *testing.T, k *kubectl, cs *kubernetes.Clientset, img, name string) {
+func servicesStory(t *testing.T, k *kubectl, cs *kubernetes.Clientset, clusterID, node, img, name string) {
 	ctx := context.Background()
 	// busybox httpd serves files; each pod writes its hostname (the pod's
 	// name) as the index, so an answer names the pod that gave it.
@@ -49,9 +67,17 @@ func servicesStory(t *testing.T, k *kubectl, cs *kubernetes.Clientset, img, name
 	}
 	nodePortURL := fmt.Sprintf("http://127.0.0.1:%d/", svc.Spec.Ports[0].NodePort)
 	clusterIPURL := fmt.Sprintf("http://%s/", svc.Spec.ClusterIP)
-	// The rules follow the EndpointSlice a moment after the pods are Ready.
-	storyWaitServed(t, nodePortURL, 30*time.Second)
-	storyWaitServed(t, clusterIPURL, 30*time.Second)
+	// The rules follow the EndpointSlice a moment after the pods are
+	// Ready: wait until they send to all three, so the spread is fair.
+	var ips []string
+	for _, p := range podNames {
+		pod, err := cs.CoreV1().Pods("default").Get(ctx, p, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ips = append(ips, pod.Status.PodIP)
+	}
+	pxWaitDNAT(t, clusterID, node, "default/"+name, ips, 8080)
 
 	t.Run("NodePort on 127.0.0.1: 300 requests over the 3 pods", func(t *testing.T) {
 		pxAssertSpread(t, "NodePort", pxFromHost(t, nodePortURL, 300), podNames, 300)
