@@ -101,6 +101,8 @@ func main() {
 		{"services/throughput-nodeport", benchThroughputNodePort},
 		{"streams/exec-rtt", benchExecRTT},
 		{"streams/port-forward-throughput", benchPortForwardThroughput},
+		{"up/cold-start", benchUpColdStart},
+		{"up/idle-rss", benchUpIdleRSS},
 	}
 	var re *regexp.Regexp
 	if *only != "" {
