@@ -120,6 +120,17 @@ func serverSideApplySuite(t *testing.T, k *kubectl, ns string) {
 		t.Errorf("diff changed data.color to %q", got)
 	}
 
+	// A Service whose ports leave protocol out (the API defaults it to
+	// TCP): a second apply must match the stored ports by their
+	// (port, protocol) key, not see new ones. Server-side apply takes the
+	// key's default from the schema, as upstream.
+	svc := write("svc.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {app: web}\n  ports:\n  - {name: http, port: 80, targetPort: 8080}\n  - {name: https, port: 443, targetPort: 8443}\n")
+	for i := 0; i < 2; i++ {
+		if _, stderr, code := k.run("apply", "--server-side", "-n", ns, "-f", svc); code != 0 {
+			t.Fatalf("apply --server-side of a Service without protocols, #%d: exit %d: %s", i+1, code, stderr)
+		}
+	}
+
 	// Client-side apply, then server-side apply of a changed manifest:
 	// kubectl's own manager takes over what client-side apply set, with
 	// no conflict, and the last-applied annotation follows.

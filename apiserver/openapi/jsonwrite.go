@@ -117,7 +117,7 @@ func writeStrings(buf *bytes.Buffer, ss []string) {
 }
 
 // writeSchema writes the fields of spec.Schema the generator uses, keys in
-// byte order: $ref, additionalProperties, allOf, description, format,
+// byte order: $ref, additionalProperties, allOf, default, description, format,
 // items, oneOf, properties, required, type, then the x- extensions.
 func writeSchema(buf *bytes.Buffer, s *spec.Schema) error {
 	o := beginObject(buf)
@@ -137,6 +137,13 @@ func writeSchema(buf *bytes.Buffer, s *spec.Schema) error {
 		if err := writeSchemas(o.key("allOf"), s.AllOf); err != nil {
 			return err
 		}
+	}
+	if s.Default != nil {
+		b, err := json.Marshal(s.Default)
+		if err != nil {
+			return err
+		}
+		o.raw("default", b)
 	}
 	if s.Description != "" {
 		o.str("description", s.Description)

@@ -20,6 +20,17 @@ type marker struct {
 	mapType  string
 }
 
+// fieldDefaults are the +default markers on fields that key a list map.
+// Server-side apply fills a missing key from its schema default before it
+// merges (structured-merge-diff), so an applied Service port without
+// `protocol:` matches the stored one (protocol TCP, set by defaulting)
+// instead of looking like a second port with the same number. Defaults on
+// other fields do not change how objects merge and are left out.
+var fieldDefaults = map[string]interface{}{
+	"io.k8s.api.core.v1.ContainerPort.protocol": "TCP",
+	"io.k8s.api.core.v1.ServicePort.protocol":   "TCP",
+}
+
 // fieldMarkers is keyed by the model name of the struct that declares the
 // field (for embedded structs such as EphemeralContainerCommon, the
 // embedded one), then the field's JSON name.

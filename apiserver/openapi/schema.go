@@ -296,13 +296,17 @@ func (s *schemaSet) fieldSchema(f reflect.StructField, owner, jsonName, doc stri
 			ext[extMapType] = m.mapType
 		}
 	}
-	if doc == "" && len(ext) == 0 {
+	def, hasDefault := fieldDefaults[owner+"."+jsonName]
+	if doc == "" && len(ext) == 0 && !hasDefault {
 		return out
 	}
 	if out.Ref.String() != "" && s.v3 {
 		out = spec.Schema{SchemaProps: spec.SchemaProps{AllOf: []spec.Schema{out}}}
 	}
 	out.Description = doc
+	if hasDefault {
+		out.Default = def
+	}
 	for k, v := range ext {
 		out.AddExtension(k, v)
 	}
