@@ -52,6 +52,10 @@ type RunOptions struct {
 	// (benchmarks only; empty in production).
 	EtcdClientURL      string
 	CompactionInterval time.Duration
+	// GitPushWait and GitMaxRequestBytes configure the built-in git
+	// remote (see GitRemoteConfig; 0 means the default).
+	GitPushWait        time.Duration
+	GitMaxRequestBytes int64
 	Version            version.Info
 	Logger             *slog.Logger
 }
@@ -192,6 +196,13 @@ func Run(ctx context.Context, o RunOptions) (*Running, error) {
 		closeEtcd()
 		return nil, err
 	}
+	// GitRepositories name the built-in remote's repositories with
+	// file:// URLs, which must be absolute.
+	absDataDir, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		closeEtcd()
+		return nil, err
+	}
 	cfg := Config{
 		Registry: reg,
 		Etcd:     client,
@@ -210,6 +221,8 @@ func Run(ctx context.Context, o RunOptions) (*Running, error) {
 
 		NotReadyTolerationSeconds:    o.NotReadyTolerationSeconds,
 		UnreachableTolerationSeconds: o.UnreachableTolerationSeconds,
+
+		Git: GitRemoteConfig{Dir: filepath.Join(absDataDir, "git"), PushWait: o.GitPushWait, MaxRequestBytes: o.GitMaxRequestBytes},
 	}
 	docs, err := openapi.New(reg, openapi.Info{Title: "Kubernetes", Version: o.Version.GitVersion})
 	if err != nil {

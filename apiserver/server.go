@@ -71,6 +71,8 @@ type Config struct {
 	// Credentials: the cluster CA (to sign node certificates) and the
 	// API server's client certificate towards node agents.
 	Credentials *pki.Credentials
+	// Git configures the built-in git remote at /git/ (gitremote.go).
+	Git GitRemoteConfig
 }
 
 // Server serves the Kubernetes API.
@@ -95,6 +97,8 @@ type Server struct {
 
 	nodeClientOnce sync.Once
 	nodeHTTP       *http.Client
+
+	git *gitRemote
 }
 
 // New builds a server over an etcd client. Call Start before serving.
@@ -144,6 +148,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("apiserver: %w", err)
 	}
 	s.services = services
+	s.git = newGitRemote(s, cfg.Git)
 	s.fields = newFieldTracker(s)
 	s.store = storage.New(cfg.Etcd, storage.Options{
 		Logger:             cfg.Logger,
@@ -303,6 +308,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	w = rec
 
+	if isHookPath(r.URL.Path) {
+		// Flux Receivers' webhooks: the path and the payload's signature
+		// authenticate them (receiver.go), not a bearer token.
+		s.serveHook(w, r)
+		return
+	}
+	if isGitPath(r.URL.Path) {
+		// The built-in git remote authenticates on its own: git sends
+		// the token as an HTTP Basic password (gitremote.go).
+		s.serveGit(w, r)
+		return
+	}
 	var user User
 	if !publicPath(r.URL.Path) {
 		var ok bool

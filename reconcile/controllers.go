@@ -16,6 +16,9 @@ import (
 	"github.com/skiff-dev/skiff/reconcile/endpoints"
 	"github.com/skiff-dev/skiff/reconcile/endpointslice"
 	"github.com/skiff-dev/skiff/reconcile/gc"
+	"github.com/skiff-dev/skiff/reconcile/gitsync/gitrepository"
+	"github.com/skiff-dev/skiff/reconcile/gitsync/kustomization"
+	"github.com/skiff-dev/skiff/reconcile/gitsync/receiver"
 	"github.com/skiff-dev/skiff/reconcile/job"
 	"github.com/skiff-dev/skiff/reconcile/manager"
 	"github.com/skiff-dev/skiff/reconcile/namespace"
@@ -31,7 +34,7 @@ import (
 var ControllerNames = []string{
 	"deployment", "replicaset", "garbagecollector", "namespace", "nodelifecycle",
 	"endpointslice", "endpoint", "serviceaccount", "job", "cronjob", "daemonset", "statefulset",
-	servicelb.Name,
+	servicelb.Name, gitrepository.Name, kustomization.Name, receiver.Name,
 }
 
 func newController(name string, d *manager.Deps, o Options) (manager.Controller, error) {
@@ -62,6 +65,12 @@ func newController(name string, d *manager.Deps, o Options) (manager.Controller,
 		return statefulset.New(d)
 	case servicelb.Name:
 		return servicelb.New(d)
+	case gitrepository.Name:
+		return gitrepository.New(d, o.DataDir)
+	case kustomization.Name:
+		return kustomization.New(d, o.DataDir)
+	case receiver.Name:
+		return receiver.New(d, d.Dynamic)
 	}
 	return nil, fmt.Errorf("unknown controller %q", name)
 }
@@ -75,6 +84,10 @@ type Options struct {
 	Logger        *slog.Logger
 	// Identity names this server in the leader lease (default hostname_pid).
 	Identity string
+	// DataDir is the server's --data-dir; the GitOps controllers keep
+	// their artifacts under <DataDir>/gitsync. Empty: Start leaves those
+	// two controllers out.
+	DataDir string
 }
 
 // Selected resolves Enabled to the names to run, refusing unknown ones
@@ -127,6 +140,13 @@ func Start(ctx context.Context, cfg *rest.Config, o Options) error {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if o.DataDir == "" {
+		// The GitOps controllers store artifacts on disk; callers with no
+		// data directory (benchmarks over an in-process API server) run
+		// the rest.
+		names = slices.DeleteFunc(names, func(n string) bool { return n == gitrepository.Name || n == kustomization.Name })
+		log.Info("no data directory: the gitrepository and kustomization controllers are not started")
 	}
 	mcfg := rest.CopyConfig(cfg)
 	// Controllers write in bursts (a 1,000-replica scale-up); client-go's

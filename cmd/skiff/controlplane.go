@@ -53,7 +53,7 @@ func startControlPlane(ctx context.Context, o apiserver.RunOptions, co reconcile
 			schedLog.Error("scheduler stopped", "err", err)
 		}
 	})
-	co.Logger, co.Identity = log, identity
+	co.Logger, co.Identity, co.DataDir = log, identity, o.DataDir
 	if err := reconcile.Start(ctx, api.RESTConfig(), co); err != nil {
 		return nil, err
 	}

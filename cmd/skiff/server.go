@@ -30,6 +30,9 @@ type serverFlags struct {
 	serviceCIDR, serviceNodePortRange, advertiseAddress string
 
 	notReadyTolerationSeconds, unreachableTolerationSeconds int64
+
+	gitPushWait        time.Duration
+	gitMaxRequestBytes int64
 }
 
 func (f *serverFlags) register(cmd *cobra.Command) {
@@ -49,6 +52,8 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&f.controllers.Enabled, "controllers", []string{"*"}, "controllers to run, as kube-controller-manager's flag: '*' for all, 'name' to enable, '-name' to disable (known: "+strings.Join(reconcile.ControllerNames, ", ")+")")
 	f.registerNodeLifecycle(cmd)
 	cmd.Flags().DurationVar(&f.compactionInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd history older than one interval is compacted")
+	cmd.Flags().DurationVar(&f.gitPushWait, "git-push-wait", apiserver.DefaultGitPushWait, "how long a git push to the built-in remote waits for its Kustomization to apply the pushed revision and report it; 0 never waits")
+	cmd.Flags().Int64Var(&f.gitMaxRequestBytes, "git-max-request-bytes", apiserver.DefaultGitMaxRequestBytes, "largest request (a push's pack, as sent and decompressed) the built-in git remote accepts; a larger push is refused with an error git prints")
 }
 
 func (f *serverFlags) options() apiserver.RunOptions {
@@ -71,7 +76,19 @@ func (f *serverFlags) options() apiserver.RunOptions {
 
 		NotReadyTolerationSeconds:    f.notReadyTolerationSeconds,
 		UnreachableTolerationSeconds: f.unreachableTolerationSeconds,
+
+		GitPushWait:        gitPushWait(f.gitPushWait),
+		GitMaxRequestBytes: f.gitMaxRequestBytes,
 	}
+}
+
+// gitPushWait maps the flag's "0: never wait" onto RunOptions, where 0
+// means the default and a negative duration never waits.
+func gitPushWait(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 func newServerCommand(logLevel *string) *cobra.Command {
@@ -139,6 +156,10 @@ func (f *serverFlags) validate() error {
 		return fmt.Errorf("--default-not-ready-toleration-seconds must be at least 1, got %d", f.notReadyTolerationSeconds)
 	case f.unreachableTolerationSeconds < 1:
 		return fmt.Errorf("--default-unreachable-toleration-seconds must be at least 1, got %d", f.unreachableTolerationSeconds)
+	case f.gitPushWait < 0:
+		return fmt.Errorf("--git-push-wait must not be negative, got %s", f.gitPushWait)
+	case f.gitMaxRequestBytes < 1:
+		return fmt.Errorf("--git-max-request-bytes must be positive, got %d", f.gitMaxRequestBytes)
 	}
 	_, err := f.controllers.Selected()
 	return err

@@ -14,6 +14,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -42,9 +44,15 @@ type Deps struct {
 	// started by the manager once it leads.
 	Informers         informers.SharedInformerFactory
 	MetadataInformers metadatainformer.SharedInformerFactory
-	Logger            *slog.Logger
-	Clock             clock.WithTicker
-	broadcaster       record.EventBroadcaster
+	// Dynamic and DynamicInformers reach resources client-go has no
+	// typed client for (Flux's GitRepository and Kustomization) and any
+	// kind a GitOps revision applies. New sets both; NewDeps leaves them
+	// nil, for tests to fill in when the controller under test needs them.
+	Dynamic          dynamic.Interface
+	DynamicInformers dynamicinformer.DynamicSharedInformerFactory
+	Logger           *slog.Logger
+	Clock            clock.WithTicker
+	broadcaster      record.EventBroadcaster
 }
 
 // Recorder returns an event recorder reporting as component (e.g.
@@ -100,8 +108,14 @@ func New(cfg *rest.Config, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
 	m := &Manager{opts: opts, leading: make(chan struct{})}
 	m.deps = NewDeps(client, md, opts.Logger, opts.Clock, opts.Resync)
+	m.deps.Dynamic = dyn
+	m.deps.DynamicInformers = dynamicinformer.NewDynamicSharedInformerFactory(dyn, opts.Resync)
 	m.broadcaster = m.deps.broadcaster
 	return m, nil
 }
@@ -204,6 +218,10 @@ func (m *Manager) runControllers(ctx context.Context) {
 	if m.deps.MetadataInformers != nil {
 		m.deps.MetadataInformers.Start(ctx.Done())
 		m.deps.MetadataInformers.WaitForCacheSync(ctx.Done())
+	}
+	if m.deps.DynamicInformers != nil {
+		m.deps.DynamicInformers.Start(ctx.Done())
+		m.deps.DynamicInformers.WaitForCacheSync(ctx.Done())
 	}
 	m.mu.Lock()
 	cs := append([]Controller(nil), m.controllers...)
