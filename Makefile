@@ -8,7 +8,7 @@ COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS   := -X main.skiffVersion=$(VERSION) -X main.gitCommit=$(COMMIT) -X main.buildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 DATA_DIR  ?= $(HOME)/.skiff
 
-.PHONY: help build run test unit e2e bench fmt vet clean
+.PHONY: help build krew-manifest run test unit e2e bench fmt vet clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -17,6 +17,10 @@ help: ## Show this help
 build: ## Build bin/skiff and bin/kubectl-skiff
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/skiff ./cmd/skiff
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/kubectl-skiff ./cmd/kubectl-skiff
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/kubectl_complete-skiff ./cmd/kubectl_complete-skiff
+
+krew-manifest: ## Build the krew archives into bin/krew and write plugin/krew/skiff.yaml with their digests
+	cd plugin/krew && $(GO) generate .
 
 ##@ Run
 run: build ## Start Skiff (bin/skiff up) with data under $(DATA_DIR)

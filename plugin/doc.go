@@ -1,8 +1,16 @@
 // Package plugin is `kubectl skiff`: the kubectl plugin for cluster
 // lifecycle and GitOps. Each command lives in its own subpackage with a
-// NewCommand(streams, flags) constructor (kind's layout); this package
-// assembles the root command with kubectl's own flags (--kubeconfig,
-// --context, -n, …) from k8s.io/cli-runtime.
+// NewCommand(streams, flags) constructor (kind's layout): status, nodes,
+// sources, suspend (and resume), sync, kubeconfig, completion, version.
+// They share output (tables, -o json|yaml|name, colours), fluxapi (Flux
+// objects through the dynamic client), nodeinfo (kubectl's node columns)
+// and datadir (where the server's node token and kubeconfig are). This
+// package assembles the root command with kubectl's own flags
+// (--kubeconfig, --context, -n, --as, …) from k8s.io/cli-runtime.
 //
-// The plugin talks to the cluster only through the Kubernetes API.
+// The root is named kubectl-skiff, the binary's name, so that completion
+// scripts and kubectl_complete-skiff agree; help shows "kubectl skiff".
+//
+// The plugin talks to the cluster only through the Kubernetes API; `nodes
+// add|remove` also starts and stops local `skiff agent` processes.
 package plugin
