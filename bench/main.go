@@ -101,6 +101,7 @@ func main() {
 		{"services/throughput-nodeport", benchThroughputNodePort},
 		{"streams/exec-rtt", benchExecRTT},
 		{"streams/port-forward-throughput", benchPortForwardThroughput},
+		{"gitops/commit-to-serving", benchGitOpsLoop},
 		{"up/cold-start", benchUpColdStart},
 		{"up/idle-rss", benchUpIdleRSS},
 	}
