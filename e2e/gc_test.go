@@ -402,7 +402,10 @@ func TestGCDeploymentControllers(t *testing.T) {
 // it terminates, its conditions say what it waits for and nothing new may
 // be created in it.
 func TestNamespaceDeletion(t *testing.T) {
-	s := startServer(t)
+	// The chain is made by hand (gcChain): a running Deployment
+	// controller would take the hand-made ReplicaSet for an old one and
+	// scale its pods away before the test looks at them.
+	s := startServer(t, "--controllers=*,-deployment,-replicaset")
 	node := fakeNodes(t, s, 1)[0]
 	cs := clientset(t, s)
 	k := newKubectl(t, s, "")
