@@ -100,15 +100,29 @@ func TestProxierFollowsTheAPI(t *testing.T) {
 	// An endpoint change reaches the rules, and the sync reports latency.
 	s, _ := client.DiscoveryV1().EndpointSlices("default").Get(ctx, "web-1", metav1.GetOptions{})
 	s.Endpoints = append(s.Endpoints, readyEP("10.42.0.7", "node-c"))
+	mu.Lock()
+	before := len(results)
+	mu.Unlock()
 	if _, err := client.DiscoveryV1().EndpointSlices("default").Update(ctx, s, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor("new endpoint", func(c map[string][]string) bool {
 		return strings.Contains(strings.Join(c[tableNAT+"/"+names.svc(svcName)], "\n"), "10.42.0.7:8080")
 	})
-	mu.Lock()
-	last := results[len(results)-1]
-	mu.Unlock()
+	// OnSync runs just after the rules are written: wait for its report
+	// of the sync that wrote them.
+	var last SyncResult
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := len(results)
+		if n > 0 {
+			last = results[n-1]
+		}
+		mu.Unlock()
+		if n > before || time.Now().After(deadline) {
+			break
+		}
+	}
 	if last.Err != nil || last.Full || last.Latency <= 0 || last.NetworkProgramming < time.Second || last.Written == 0 {
 		t.Errorf("last sync %+v: want an incremental sync with latencies", last)
 	}
