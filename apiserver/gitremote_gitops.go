@@ -171,7 +171,7 @@ func (g *gitRemote) deploy(ctx context.Context, repo gitRepo, pushed *receiveRes
 	done, err := g.waitApplied(waitCtx, repo, kRev, revision, token, needHandled)
 	switch {
 	case err == nil:
-		g.reportApplied(ctx, repo, done, revision, now, progress)
+		g.reportApplied(ctx, repo, done, revision, kRev, progress)
 	case errors.Is(err, context.DeadlineExceeded):
 		progress.Printf("not applied yet after %s; %s", shortDuration(g.cfg.PushWait), see)
 	default:
@@ -369,7 +369,12 @@ func (g *gitRemote) waitApplied(ctx context.Context, repo gitRepo, rev int64, re
 // message, the Kustomization's events since the push (Flux's
 // kustomize-controller lists what it changed, "Deployment/default/web
 // configured"), and the inventory.
-func (g *gitRemote) reportApplied(ctx context.Context, repo gitRepo, k *flux.Kustomization, revision string, since time.Time, progress *pushProgress) {
+//
+// Events count from sinceRev, the etcd revision of the push's own
+// annotation of the Kustomization: an event's timestamp has only whole
+// seconds, and a push a moment after another must not report the
+// other's changes.
+func (g *gitRemote) reportApplied(ctx context.Context, repo gitRepo, k *flux.Kustomization, revision string, sinceRev int64, progress *pushProgress) {
 	ready, _ := kustomizationAttempted(k, revision, "", false)
 	if ready.Status == metav1.ConditionTrue {
 		progress.Printf("applied %s: Ready", revision)
@@ -382,12 +387,25 @@ func (g *gitRemote) reportApplied(ctx context.Context, repo gitRepo, k *flux.Kus
 		}
 	}
 	// The controller records its events asynchronously (client-go's
-	// broadcaster), so they may land just after the status: give them a
-	// moment.
-	lines := g.kustomizationEvents(ctx, repo, since)
-	for deadline := time.Now().Add(time.Second); len(lines) == 0 && time.Now().Before(deadline) && ctx.Err() == nil; {
-		time.Sleep(50 * time.Millisecond)
-		lines = g.kustomizationEvents(ctx, repo, since)
+	// broadcaster, one at a time, in order), so they may land just after
+	// the status: give them a moment. A successful reconcile ends with
+	// kustomize-controller's "Reconciliation finished" event; a failed
+	// one with its error's.
+	lines := g.kustomizationEvents(ctx, repo, sinceRev)
+	complete := func() bool {
+		if ready.Status != metav1.ConditionTrue {
+			return len(lines) > 0
+		}
+		for _, l := range lines {
+			if strings.HasPrefix(l, "Reconciliation finished") {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(time.Second); !complete() && time.Now().Before(deadline) && ctx.Err() == nil; {
+		time.Sleep(20 * time.Millisecond)
+		lines = g.kustomizationEvents(ctx, repo, sinceRev)
 	}
 	if len(lines) > 0 {
 		progress.Printf("events:")
@@ -428,20 +446,22 @@ func inventoryName(id string) string {
 }
 
 // kustomizationEvents returns the message lines of the Kustomization's
-// events recorded since the push.
-func (g *gitRemote) kustomizationEvents(ctx context.Context, repo gitRepo, since time.Time) []string {
+// events written after etcd revision sinceRev, oldest first.
+func (g *gitRemote) kustomizationEvents(ctx context.Context, repo gitRepo, sinceRev int64) []string {
 	res := g.s.resourceByKind(corev1.SchemeGroupVersion.WithKind("Event"))
 	entries, _, err := res.cache.List(ctx, storage.Predicate{Namespace: repo.Namespace}, storage.Freshness{})
 	if err != nil {
 		return nil
 	}
-	since = since.Truncate(time.Second)
 	type line struct {
-		at   time.Time
+		rev  int64
 		text string
 	}
 	var found []line
 	for _, e := range entries {
+		if e.Rev <= sinceRev {
+			continue
+		}
 		obj, err := res.external(e)
 		if err != nil {
 			continue
@@ -451,23 +471,14 @@ func (g *gitRemote) kustomizationEvents(ctx context.Context, repo gitRepo, since
 		if ref.Kind != flux.KustomizationKind.Kind || ref.Name != repo.Name || !strings.HasPrefix(ref.APIVersion, flux.KustomizeGroupVersion.Group+"/") {
 			continue
 		}
-		t := ev.LastTimestamp.Time
-		if t.IsZero() {
-			t = ev.EventTime.Time
-		}
-		if t.IsZero() {
-			t = ev.CreationTimestamp.Time
-		}
-		if t.Before(since) {
-			continue
-		}
 		for _, l := range strings.Split(strings.TrimSpace(ev.Message), "\n") {
 			if l = strings.TrimSpace(l); l != "" {
-				found = append(found, line{t, l})
+				found = append(found, line{e.Rev, l})
 			}
 		}
 	}
-	sort.SliceStable(found, func(i, j int) bool { return found[i].at.Before(found[j].at) })
+	// In the order they were written.
+	sort.SliceStable(found, func(i, j int) bool { return found[i].rev < found[j].rev })
 	lines := make([]string, 0, len(found))
 	for _, l := range found {
 		lines = append(lines, l.text)
