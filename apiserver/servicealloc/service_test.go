@@ -115,11 +115,13 @@ func TestCreate(t *testing.T) {
 		svc: func() *corev1.Service {
 			s := service("lb2", corev1.ServiceTypeLoadBalancer, 80, 81)
 			s.Spec.AllocateLoadBalancerNodePorts = ptr.To(false)
-			s.Spec.Ports[1].NodePort = 30077
+			// In the lower band, which dynamic allocations (the other
+			// cases') leave alone while the upper band has room.
+			s.Spec.Ports[1].NodePort = 30007
 			return s
 		},
 		check: func(t *testing.T, s *corev1.Service) {
-			if s.Spec.Ports[0].NodePort != 0 || s.Spec.Ports[1].NodePort != 30077 {
+			if s.Spec.Ports[0].NodePort != 0 || s.Spec.Ports[1].NodePort != 30007 {
 				t.Errorf("ports %v", s.Spec.Ports)
 			}
 		},
