@@ -80,17 +80,6 @@ const (
 	hookGitLab      = "gitlab"
 )
 
-// defaultReceiverAPIVersions are the apiVersions Flux's receiver assumes
-// for a resource reference that names none.
-var defaultReceiverAPIVersions = map[string]string{
-	"Bucket":          "source.toolkit.fluxcd.io/v1",
-	"HelmChart":       "source.toolkit.fluxcd.io/v1",
-	"HelmRepository":  "source.toolkit.fluxcd.io/v1",
-	"GitRepository":   "source.toolkit.fluxcd.io/v1",
-	"OCIRepository":   "source.toolkit.fluxcd.io/v1beta2",
-	"ImageRepository": "image.toolkit.fluxcd.io/v1beta2",
-}
-
 // Why a payload was refused.
 var (
 	// errHookUnauthorized: the signature or token is missing or wrong.
@@ -425,7 +414,7 @@ func (s *Server) requestReconcile(ctx context.Context, rcv *flux.Receiver) (int,
 func (s *Server) annotateRef(ctx context.Context, defaultNamespace string, ref flux.CrossNamespaceObjectReference, value string) (int, error) {
 	apiVersion := ref.APIVersion
 	if apiVersion == "" {
-		if apiVersion = defaultReceiverAPIVersions[ref.Kind]; apiVersion == "" {
+		if apiVersion = flux.ReceiverDefaultAPIVersions[ref.Kind]; apiVersion == "" {
 			return 0, fmt.Errorf("apiVersion must be specified for kind '%s'", ref.Kind)
 		}
 	}

@@ -51,3 +51,16 @@ type ReceiverStatus struct {
 	WebhookPath            string             `json:"webhookPath,omitempty"`
 	ObservedGeneration     int64              `json:"observedGeneration,omitempty"`
 }
+
+// ReceiverDefaultAPIVersions are the apiVersions Flux's receiver assumes
+// for a spec.resources entry that names no apiVersion. The Receiver
+// controller checks references with it and the API server's webhook
+// endpoint resolves them with it.
+var ReceiverDefaultAPIVersions = map[string]string{
+	"Bucket":          "source.toolkit.fluxcd.io/v1",
+	"HelmChart":       "source.toolkit.fluxcd.io/v1",
+	"HelmRepository":  "source.toolkit.fluxcd.io/v1",
+	"GitRepository":   "source.toolkit.fluxcd.io/v1",
+	"OCIRepository":   "source.toolkit.fluxcd.io/v1beta2",
+	"ImageRepository": "image.toolkit.fluxcd.io/v1beta2",
+}

@@ -60,17 +60,6 @@ const ReconcileRequestAnnotation = "reconcile.fluxcd.io/requestedAt"
 // SupportedTypes are the receiver types Skiff verifies payloads for.
 var SupportedTypes = []string{"generic", "generic-hmac", "github", "gitlab"}
 
-// DefaultAPIVersions are the apiVersions Flux's receiver assumes for a
-// resource reference that names none.
-var DefaultAPIVersions = map[string]string{
-	"Bucket":          "source.toolkit.fluxcd.io/v1",
-	"HelmChart":       "source.toolkit.fluxcd.io/v1",
-	"HelmRepository":  "source.toolkit.fluxcd.io/v1",
-	"GitRepository":   "source.toolkit.fluxcd.io/v1",
-	"OCIRepository":   "source.toolkit.fluxcd.io/v1beta2",
-	"ImageRepository": "image.toolkit.fluxcd.io/v1beta2",
-}
-
 // defaultInterval is the CRD's default spec.interval, for an object the
 // API server did not default (written before defaulting existed).
 const defaultInterval = 10 * time.Minute
@@ -326,7 +315,7 @@ func Evaluate(rcv *flux.Receiver, token string, tokenErr error, now metav1.Time)
 func ValidateResources(refs []flux.CrossNamespaceObjectReference) error {
 	var errs []string
 	for i, r := range refs {
-		if r.APIVersion == "" && DefaultAPIVersions[r.Kind] == "" {
+		if r.APIVersion == "" && flux.ReceiverDefaultAPIVersions[r.Kind] == "" {
 			errs = append(errs, fmt.Sprintf("spec.resources[%d]: apiVersion must be specified for kind '%s'", i, r.Kind))
 		}
 		if r.APIVersion != "" {
