@@ -8,7 +8,7 @@ COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS   := -X main.skiffVersion=$(VERSION) -X main.gitCommit=$(COMMIT) -X main.buildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 DATA_DIR  ?= $(HOME)/.skiff
 
-.PHONY: help build krew-manifest run test unit e2e bench fmt vet clean
+.PHONY: help build krew-manifest image run test unit e2e bench fmt vet clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -23,6 +23,19 @@ krew-manifest: ## Build the krew archives into bin/krew and write plugin/krew/sk
 	cd plugin/krew && $(GO) generate .
 
 ##@ Run
+# No registry: pods run images the local engine has. busybox:local is the
+# host's static busybox with every applet linked, as the e2e tests make it.
+image: IMAGE ?= busybox:local
+image: ## Import busybox:local (the examples' image) from the host's static busybox (apt-get install busybox-static)
+	@if docker image inspect $(IMAGE) >/dev/null 2>&1; then echo "$(IMAGE) is already there"; else \
+	  set -e; file -L /bin/busybox | grep -q 'statically linked' || { echo "make image needs a static /bin/busybox: apt-get install busybox-static" >&2; exit 1; }; \
+	  d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; mkdir -p "$$d/bin" "$$d/etc" "$$d/root" "$$d/tmp"; chmod 1777 "$$d/tmp"; chmod 700 "$$d/root"; \
+	  cp /bin/busybox "$$d/bin/busybox"; for a in $$(/bin/busybox --list); do [ "$$a" = busybox ] || ln -s busybox "$$d/bin/$$a"; done; \
+	  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$$d/etc/passwd"; \
+	  printf 'root:x:0:\nnobody:x:65534:\n' >"$$d/etc/group"; \
+	  tar -C "$$d" --owner=0 --group=0 --numeric-owner -c . | docker import -c 'CMD ["sh"]' -c 'LABEL skiff.dev/test-fixture=busybox' - $(IMAGE) >/dev/null; \
+	  echo "$(IMAGE) imported"; fi
+
 run: build ## Start Skiff (bin/skiff up) with data under $(DATA_DIR)
 	$(BIN)/skiff up --data-dir $(DATA_DIR)
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 func newUpCommand(logLevel *string) *cobra.Command {
 	f := &serverFlags{}
 	af := &agentFlags{}
+	merge := mergeAsk
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start a whole Skiff cluster (control plane and a node on the local Docker engine) in this process",
@@ -70,7 +72,22 @@ func newUpCommand(logLevel *string) *cobra.Command {
 			}
 			step("node %s Ready", agent.NodeName())
 			releaseStartupPages()
-			fmt.Fprintf(errOut, "\nTry:\n  export KUBECONFIG=%s\n  kubectl get nodes\n  kubectl run hello --image=busybox:local --restart=Never -- sh -c 'echo hi; sleep 3600'\n  kubectl logs hello\n\nStop with Ctrl-C: pods keep running and are adopted when `skiff up` comes back. `skiff reset` removes everything.\n", cp.api.KubeconfigPath)
+			dataDir, err := filepath.Abs(f.dataDir)
+			if err != nil {
+				return err
+			}
+			offer := mergeOffer{mode: merge, source: cp.api.KubeconfigPath, dataDir: dataDir,
+				in: cmd.InOrStdin(), out: errOut, terminal: isTerminal(os.Stdin) && isTerminal(os.Stderr)}
+			merged, err := offer.run(ctx)
+			if err != nil {
+				// The cluster is up; the export below still works.
+				fmt.Fprintln(errOut, "skiff:", err)
+			}
+			fmt.Fprint(errOut, "\nTry:\n")
+			if !merged {
+				fmt.Fprintf(errOut, "  export KUBECONFIG=%s\n", cp.api.KubeconfigPath)
+			}
+			fmt.Fprint(errOut, "  kubectl get nodes\n  kubectl run hello --image=busybox:local --restart=Never -- sh -c 'echo hi; sleep 3600'\n  kubectl logs hello\n\nStop with Ctrl-C: pods keep running and are adopted when `skiff up` comes back. `skiff reset` removes everything.\n")
 			err = cp.Wait()
 			if aerr := <-agentDone; aerr != nil && err == nil && !errors.Is(aerr, context.Canceled) {
 				err = aerr
@@ -80,6 +97,7 @@ func newUpCommand(logLevel *string) *cobra.Command {
 	}
 	f.register(cmd)
 	af.register(cmd, false)
+	cmd.Flags().Var(&merge, "merge-kubeconfig", "once the node is Ready, merge the kubeconfig into the one kubectl uses by default (~/.kube/config) as context \"skiff\": ask (on a terminal; elsewhere it only prints the command), yes or no")
 	return cmd
 }
 
