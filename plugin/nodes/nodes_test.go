@@ -100,9 +100,12 @@ func TestRemoveStopsOnlyItsAgents(t *testing.T) {
 	cmd := fakeAgent(t, local, "a")
 	exited := make(chan struct{})
 	go func() { _, _ = cmd.Process.Wait(); close(exited) }()
-	cs := fake.NewSimpleClientset(readyNode("a", time.Now()), readyNode("foreign", time.Now()))
+	podOn := func(name, node string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Spec: corev1.PodSpec{NodeName: node}}
+	}
+	cs := fake.NewSimpleClientset(readyNode("a", time.Now()), readyNode("foreign", time.Now()), podOn("on-a", "a"), podOn("on-foreign", "foreign"))
 	var out bytes.Buffer
-	o := &removeOptions{streams: genericiooptions.IOStreams{Out: &out, ErrOut: &out}, grace: 2 * time.Second}
+	o := &removeOptions{streams: genericiooptions.IOStreams{Out: &out, ErrOut: &out}, grace: 2 * time.Second, drainTimeout: 5 * time.Second}
 
 	// A node add did not start is refused, and nothing is removed.
 	if err := o.run(context.Background(), cs, local, []string{"a", "foreign"}); err == nil || !strings.Contains(err.Error(), "not started by kubectl skiff nodes add") {
@@ -124,6 +127,17 @@ func TestRemoveStopsOnlyItsAgents(t *testing.T) {
 	}
 	if _, err := cs.CoreV1().Nodes().Get(context.Background(), "foreign", metav1.GetOptions{}); err != nil {
 		t.Error("node foreign deleted")
+	}
+	// The node was drained before its agent stopped: its pod is gone, the
+	// other node's pod stays.
+	if _, err := cs.CoreV1().Pods("default").Get(context.Background(), "on-a", metav1.GetOptions{}); err == nil {
+		t.Error("pod on-a not deleted")
+	}
+	if _, err := cs.CoreV1().Pods("default").Get(context.Background(), "on-foreign", metav1.GetOptions{}); err != nil {
+		t.Error("pod on-foreign deleted")
+	}
+	if !strings.Contains(out.String(), "node a drained: 1 pod deleted") {
+		t.Errorf("output does not report the drain:\n%s", out.String())
 	}
 	if _, err := os.Stat(local.logFile("a")); err != nil {
 		t.Errorf("log not kept: %v", err)
