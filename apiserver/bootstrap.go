@@ -17,6 +17,7 @@ import (
 
 	"github.com/skiff-dev/skiff/apiserver/servicealloc"
 	"github.com/skiff-dev/skiff/apiserver/storage"
+	"github.com/skiff-dev/skiff/manifests/flux"
 )
 
 // ClusterConfigMap is where the server publishes cluster-wide settings
@@ -51,6 +52,11 @@ func (s *Server) bootstrap(ctx context.Context) error {
 		"serviceCIDR":          s.services.ServiceCIDR(),
 		"serviceNodePortRange": s.services.NodePortRange(),
 		"clusterDomain":        ClusterDomain,
+	}
+	// kubectl skiff remote add points GitRepositories at the built-in
+	// remote's repositories, which only this server knows the place of.
+	if s.git != nil && s.git.cfg.Dir != "" {
+		data[flux.GitRemoteDirKey] = s.git.cfg.Dir
 	}
 	cms := s.resourceByKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
 	cm := &corev1.ConfigMap{

@@ -51,6 +51,8 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/skiff-dev/skiff/manifests/flux"
 )
 
 // Defaults of GitRemoteConfig.
@@ -123,7 +125,7 @@ func (r gitRepo) String() string { return r.Namespace + "/" + r.Name }
 
 // dir is the repository's bare directory.
 func (g *gitRemote) dir(r gitRepo) string {
-	return filepath.Join(g.cfg.Dir, r.Namespace, r.Name+".git")
+	return flux.GitRemoteRepoDir(g.cfg.Dir, r.Namespace, r.Name)
 }
 
 // endpoint is the repository as go-git's server transport names it.

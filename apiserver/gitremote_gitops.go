@@ -25,13 +25,10 @@ import (
 // What the git remote writes on the objects it creates and annotates.
 const (
 	// GitRemoteLabel marks the GitRepository and Kustomization a push
-	// created.
-	GitRemoteLabel = "skiff.dev/git-remote"
+	// created (flux.NewGitRemoteObjects builds them).
+	GitRemoteLabel = flux.GitRemoteLabel
 	// gitRemoteManager owns the fields the remote writes (managedFields).
 	gitRemoteManager = "skiff-git-remote"
-	// gitRemoteInterval is the interval of the objects a push creates:
-	// pushes trigger them at once, the interval only corrects drift.
-	gitRemoteInterval = 10 * time.Minute
 	// gitReportLines bounds each list a push prints (events, inventory).
 	gitReportLines = 20
 )
@@ -204,15 +201,7 @@ func (g *gitRemote) ensureGitRepository(ctx context.Context, repo gitRepo, branc
 	if !errors.Is(err, storage.ErrNotFound) {
 		return nil, false, err
 	}
-	gr := &flux.GitRepository{
-		TypeMeta:   metav1.TypeMeta{APIVersion: flux.SourceGroupVersion.String(), Kind: flux.GitRepositoryKind.Kind},
-		ObjectMeta: metav1.ObjectMeta{Name: repo.Name, Namespace: repo.Namespace, Labels: map[string]string{GitRemoteLabel: "true"}},
-		Spec: flux.GitRepositorySpec{
-			URL:       "file://" + g.dir(repo),
-			Reference: &flux.GitRepositoryRef{Branch: branch},
-			Interval:  flux.Duration{Duration: gitRemoteInterval, Written: "10m"},
-		},
-	}
+	gr, _ := flux.NewGitRemoteObjects(g.cfg.Dir, repo.Namespace, repo.Name, branch)
 	obj, created, err := g.create(ctx, flux.GitRepositoryKind, repo, gr)
 	if err != nil {
 		return nil, false, err
@@ -230,21 +219,7 @@ func (g *gitRemote) ensureKustomization(ctx context.Context, repo gitRepo) (*flu
 	if !errors.Is(err, storage.ErrNotFound) {
 		return nil, false, err
 	}
-	k := &flux.Kustomization{
-		TypeMeta:   metav1.TypeMeta{APIVersion: flux.KustomizeGroupVersion.String(), Kind: flux.KustomizationKind.Kind},
-		ObjectMeta: metav1.ObjectMeta{Name: repo.Name, Namespace: repo.Namespace, Labels: map[string]string{GitRemoteLabel: "true"}},
-		Spec: flux.KustomizationSpec{
-			SourceRef: flux.CrossNamespaceSourceReference{Kind: flux.GitRepositoryKind.Kind, Name: repo.Name},
-			Path:      "./",
-			Prune:     true,
-			Interval:  flux.Duration{Duration: gitRemoteInterval, Written: "10m"},
-			// A push to /git/<ns>/<name>.git deploys into <ns>: manifests
-			// without a namespace (the usual case) land there instead of
-			// failing as "namespace not specified", as they would on Flux
-			// without targetNamespace.
-			TargetNamespace: repo.Namespace,
-		},
-	}
+	_, k := flux.NewGitRemoteObjects(g.cfg.Dir, repo.Namespace, repo.Name, "")
 	obj, created, err := g.create(ctx, flux.KustomizationKind, repo, k)
 	if err != nil {
 		return nil, false, err

@@ -6,8 +6,11 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/skiff-dev/skiff/plugin/completion"
+	"github.com/skiff-dev/skiff/plugin/diff"
 	"github.com/skiff-dev/skiff/plugin/kubeconfig"
+	"github.com/skiff-dev/skiff/plugin/logs"
 	"github.com/skiff-dev/skiff/plugin/nodes"
+	"github.com/skiff-dev/skiff/plugin/remote"
 	"github.com/skiff-dev/skiff/plugin/sources"
 	"github.com/skiff-dev/skiff/plugin/status"
 	"github.com/skiff-dev/skiff/plugin/suspend"
@@ -41,6 +44,10 @@ func NewRootCommand(streams genericiooptions.IOStreams, clientVersion string) *c
 		suspend.NewSuspendCommand(streams, flags),
 		suspend.NewResumeCommand(streams, flags),
 		sync.NewCommand(streams, flags),
+		diff.NewCommand(streams, flags),
+		remote.NewCommand(streams, flags),
+		remote.NewCredentialHelperCommand(streams, flags),
+		logs.NewCommand(streams, flags),
 		kubeconfig.NewCommand(streams, flags),
 		completion.NewCommand(streams),
 	)

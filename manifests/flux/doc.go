@@ -28,6 +28,11 @@
 // Skiff extension: spec.url of a GitRepository may also be a file:// URL,
 // naming a local repository or plain folder. Real Flux refuses it.
 //
+// NewGitRemoteObjects (gitremote.go) builds the GitRepository and
+// Kustomization that deploy a repository of the API server's built-in git
+// remote: the server creates them on a first push and `kubectl skiff
+// remote add` up front, from this one definition.
+//
 // Known differences from the CRDs: a required boolean (Kustomization
 // spec.prune) cannot be told apart from false once decoded, so a
 // Kustomization without spec.prune is accepted as prune: false; the CRDs'

@@ -122,3 +122,11 @@ func stop(pid int, name string, grace time.Duration) error {
 	}
 	return fmt.Errorf("agent %s (pid %d) still runs after SIGKILL", name, pid)
 }
+
+// AgentLog is the log file of the agent `nodes add` started as name under
+// the data directory dataDir (kubectl skiff logs reads it).
+func AgentLog(dataDir, name string) string { return localAgents{dir: dataDir}.logFile(name) }
+
+// LocalAgents lists the agents `nodes add` started under dataDir (those
+// with a pid file), running or not.
+func LocalAgents(dataDir string) ([]string, error) { return localAgents{dir: dataDir}.names() }

@@ -3,7 +3,11 @@
 // dynamic client's unstructured form and the typed structs of
 // manifests/flux, Flux's condition types and reasons, the
 // reconcile.fluxcd.io/requestedAt annotation, and the NotSupported
-// condition Skiff writes for spec fields it does not implement.
+// condition Skiff writes for spec fields it does not implement. It also
+// says how a Kustomization is built and applied, for the controller and
+// for `kubectl skiff diff` alike (kustomize.go): the render.Options of a
+// spec, the field manager and owner labels of its applies, and the prune
+// opt-out annotation.
 //
 // The controllers reach GitRepositories and Kustomizations through the
 // dynamic client (client-go has no typed client for them and generating
