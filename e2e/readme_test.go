@@ -22,11 +22,16 @@ import (
 const tourHeading = "## A five-minute tour"
 
 // readmeCommand is one shell command of the README, with the strings it
-// shows after it on `#> ` lines, which its output must contain.
+// shows after it on `#> ` lines, which its output must contain, and the
+// exit status a `#> exit N` line names (0 when none does: kubectl skiff
+// diff, like kubectl diff, exits 1 when it shows differences).
 type readmeCommand struct {
 	line   string
 	expect []string
+	exit   int
 }
+
+var exitLine = regexp.MustCompile(`^exit (\d+)$`)
 
 // shBlocks returns the ```sh blocks of text, each as its lines.
 func shBlocks(text string) [][]string {
@@ -76,7 +81,12 @@ func tourCommands(blocks [][]string) ([]readmeCommand, error) {
 					return nil, fmt.Errorf("expected output %q before any command", l)
 				}
 				c := &cmds[len(cmds)-1]
-				c.expect = append(c.expect, strings.TrimSpace(strings.TrimPrefix(l, "#>")))
+				want := strings.TrimSpace(strings.TrimPrefix(l, "#>"))
+				if m := exitLine.FindStringSubmatch(want); m != nil {
+					c.exit, _ = strconv.Atoi(m[1])
+					continue
+				}
+				c.expect = append(c.expect, want)
 			case strings.HasPrefix(l, "#"):
 			default:
 				for strings.HasSuffix(l, `\`) && i+1 < len(block) {
@@ -227,8 +237,8 @@ func TestREADMETour(t *testing.T) {
 		if !ran {
 			t.Fatalf("tour step %d did not run: %s", i+1, c.line)
 		}
-		if st.code != 0 {
-			t.Fatalf("tour step %d exited %d: %s\n%s", i+1, st.code, c.line, st.out)
+		if st.code != c.exit {
+			t.Fatalf("tour step %d exited %d, want %d: %s\n%s", i+1, st.code, c.exit, c.line, st.out)
 		}
 		got := squeeze(st.out)
 		for _, want := range c.expect {
@@ -253,7 +263,7 @@ func runTour(t *testing.T, dir, home string, cmds []readmeCommand) map[int]tourS
 	t.Helper()
 	var script strings.Builder
 	for i, c := range cmds {
-		fmt.Fprintf(&script, "printf '\\n@@tour-begin %d@@\\n'\n%s\n__rc=$?\nprintf '\\n@@tour-end %d %%d@@\\n' \"$__rc\"\n[ \"$__rc\" -eq 0 ] || exit \"$__rc\"\n", i, c.line, i)
+		fmt.Fprintf(&script, "printf '\\n@@tour-begin %d@@\\n'\n%s\n__rc=$?\nprintf '\\n@@tour-end %d %%d@@\\n' \"$__rc\"\n[ \"$__rc\" -eq %d ] || exit 1\n", i, c.line, i, c.exit)
 	}
 	path := filepath.Join(t.TempDir(), "tour.sh")
 	if err := os.WriteFile(path, []byte(script.String()), 0o644); err != nil {
@@ -308,7 +318,7 @@ func splitTour(out string) map[int]tourStep {
 
 // TestREADMETourParser pins the parser the tour test relies on.
 func TestREADMETourParser(t *testing.T) {
-	text := "intro\n```sh\nmake run\n```\n## A five-minute tour\nprose\n```sh\n# a comment\necho a \\\n  b   # joined\n#> a b\n\nfalse\n```\n```go\nnot shell\n```\n## Next\n```sh\nnot in the tour\n```\n"
+	text := "intro\n```sh\nmake run\n```\n## A five-minute tour\nprose\n```sh\n# a comment\necho a \\\n  b   # joined\n#> a b\n\nfalse\n#> exit 1\n```\n```go\nnot shell\n```\n## Next\n```sh\nnot in the tour\n```\n"
 	tour, ok := readmeSection(text, tourHeading)
 	if !ok {
 		t.Fatal("section not found")
@@ -317,7 +327,7 @@ func TestREADMETourParser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []readmeCommand{{line: "echo a b   # joined", expect: []string{"a b"}}, {line: "false"}}
+	want := []readmeCommand{{line: "echo a b   # joined", expect: []string{"a b"}}, {line: "false", exit: 1}}
 	if fmt.Sprint(cmds) != fmt.Sprint(want) {
 		t.Fatalf("parsed %+v, want %+v", cmds, want)
 	}
