@@ -59,34 +59,56 @@ func releaseStartupPages() {
 type addrRange struct{ start, end uintptr }
 
 // executableReadOnlyRanges lists the mappings of /proc/self/exe that are
-// not writable.
+// not writable and hold no private copy of a page. The second condition
+// matters in a binary linked with cgo: the dynamic loader relocates the
+// GOT and then makes it read-only (RELRO), so that mapping is "r--p" yet
+// its pages differ from the file; dropping them would bring back the
+// unrelocated entries and crash the process at its next call through one.
 func executableReadOnlyRanges() ([]addrRange, error) {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open("/proc/self/maps")
+	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	var out []addrRange
+	var cur *addrRange // the current mapping, while it qualifies
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 6 || fields[5] != exe || strings.Contains(fields[1], "w") {
+		line := sc.Text()
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
 			continue
 		}
-		lo, hi, ok := strings.Cut(fields[0], "-")
-		if !ok {
+		if !strings.HasSuffix(fields[0], ":") { // a mapping's header line
+			if cur != nil {
+				out = append(out, *cur)
+			}
+			cur = nil
+			if len(fields) < 6 || fields[5] != exe || strings.Contains(fields[1], "w") {
+				continue
+			}
+			lo, hi, ok := strings.Cut(fields[0], "-")
+			if !ok {
+				continue
+			}
+			start, err1 := strconv.ParseUint(lo, 16, 64)
+			end, err2 := strconv.ParseUint(hi, 16, 64)
+			if err1 != nil || err2 != nil || end <= start {
+				continue
+			}
+			cur = &addrRange{uintptr(start), uintptr(end)}
 			continue
 		}
-		start, err1 := strconv.ParseUint(lo, 16, 64)
-		end, err2 := strconv.ParseUint(hi, 16, 64)
-		if err1 != nil || err2 != nil || end <= start {
-			continue
+		if cur != nil && fields[0] == "Anonymous:" && (len(fields) < 2 || fields[1] != "0") {
+			cur = nil // holds private copies: never drop them
 		}
-		out = append(out, addrRange{uintptr(start), uintptr(end)})
+	}
+	if cur != nil {
+		out = append(out, *cur)
 	}
 	return out, sc.Err()
 }

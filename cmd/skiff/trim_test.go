@@ -1,9 +1,13 @@
 package main
 
 import (
+	"fmt"
+	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -110,5 +114,23 @@ func TestExecutableReadOnlyRanges(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("the test's code at %x is in none of %x", pc, rs)
+	}
+}
+
+// TestReleaseStartupPagesKeepsTheProcessWorking drops the test binary's own
+// pages and then keeps using it, through libc too when the binary is linked
+// with cgo (go test links it so where a C compiler is found): a dropped
+// relocated GOT would crash here.
+func TestReleaseStartupPagesKeepsTheProcessWorking(t *testing.T) {
+	releaseStartupPages()
+	runtime.GC()
+	if _, err := user.Current(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.LookupHost("localhost"); err != nil {
+		t.Fatal(err)
+	}
+	if s := fmt.Sprintf("%d-%s", 42, "ok"); s != "42-ok" {
+		t.Fatal(s)
 	}
 }
