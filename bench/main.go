@@ -102,6 +102,7 @@ func main() {
 		{"streams/exec-rtt", benchExecRTT},
 		{"streams/port-forward-throughput", benchPortForwardThroughput},
 		{"gitops/commit-to-serving", benchGitOpsLoop},
+		{"gitops/500-objects", benchGitOps500},
 		{"up/cold-start", benchUpColdStart},
 		{"up/idle-rss", benchUpIdleRSS},
 	}

@@ -39,8 +39,12 @@ const (
 	Deleted    = "deleted"
 )
 
-// dryRunParallelism bounds concurrent dry runs of one revision.
-const dryRunParallelism = 8
+// dryRunParallelism and applyParallelism bound the concurrent requests
+// of one revision.
+const (
+	dryRunParallelism = 8
+	applyParallelism  = 16
+)
 
 // item is one rendered object on its way to the API server.
 type item struct {
@@ -54,6 +58,20 @@ type item struct {
 	// deferred: its namespace is created by this revision and does not
 	// exist yet, so it is validated after the definitions stage.
 	deferred bool
+	// healthyRV is the resourceVersion at which the health check last
+	// found the object Current: its status cannot have changed since.
+	healthyRV string
+	// liveRV is the live object's resourceVersion when it was last known
+	// to hold what this item applies (after the apply, or when the dry
+	// run or the drift check found it unchanged); checkDrift trusts an
+	// object not written since.
+	liveRV string
+}
+
+// reset clears what one reconcile decided, keeping liveRV, so a cached
+// item can be judged again.
+func (it *item) reset() {
+	it.action, it.recreate, it.deferred = "", false, false
 }
 
 // ref names an object as Flux's changeset lines do: Kind/namespace/name,
@@ -100,6 +118,8 @@ func apiMessage(err error) string {
 type applier struct {
 	dyn    dynamic.Interface
 	mapper meta.ResettableRESTMapper
+	// versions lists live resourceVersions for the drift check.
+	versions liveVersions
 }
 
 // resolve finds the resource of an object's kind, refreshing discovery
@@ -162,7 +182,7 @@ func (a *applier) dryRun(ctx context.Context, it *item, force bool, newNamespace
 	case drifted(live, res):
 		it.action = Configured
 	default:
-		it.action = Unchanged
+		it.action, it.liveRV = Unchanged, live.GetResourceVersion()
 	}
 	return nil
 }
@@ -199,8 +219,7 @@ func drifted(live, dry *unstructured.Unstructured) bool {
 	return !apiequality.Semantic.DeepEqual(strip(live), strip(dry))
 }
 
-// dryRunAll dry-runs every item not yet judged, in parallel, and returns
-// every failure.
+// dryRunAll dry-runs the items, in parallel, and returns every failure.
 func (a *applier) dryRunAll(ctx context.Context, items []*item, force bool, newNamespaces map[string]bool) error {
 	var (
 		mu   sync.Mutex
@@ -224,6 +243,40 @@ func (a *applier) dryRunAll(ctx context.Context, items []*item, force bool, newN
 	return errors.Join(errs...)
 }
 
+// applyAll applies items in their order, kind after kind: the objects of
+// one kind are applied concurrently (a few hundred one-by-one applies
+// are most of a large first sync), but none before every object of the
+// kinds ahead of it (a ServiceAccount before the Deployment using it, as
+// Flux orders them). It stops at the first kind with a failure and
+// returns the failures, in item order.
+func (a *applier) applyAll(ctx context.Context, items []*item, timeout time.Duration) error {
+	for start := 0; start < len(items); {
+		end := start + 1
+		gk := items[start].obj.GroupVersionKind().GroupKind()
+		for end < len(items) && items[end].obj.GroupVersionKind().GroupKind() == gk {
+			end++
+		}
+		run := items[start:end]
+		errs := make([]error, len(run))
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, applyParallelism)
+		for i, it := range run {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				errs[i] = a.apply(ctx, it, timeout)
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}
+
 // apply writes one object (deleting it first when it must be recreated).
 func (a *applier) apply(ctx context.Context, it *item, timeout time.Duration) error {
 	c := a.client(it)
@@ -232,9 +285,11 @@ func (a *applier) apply(ctx context.Context, it *item, timeout time.Duration) er
 			return &ObjectError{Object: ref(it.obj), Source: it.src, Op: "recreate", Err: err}
 		}
 	}
-	if _, err := c.Apply(ctx, it.obj.GetName(), it.obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
+	res, err := c.Apply(ctx, it.obj.GetName(), it.obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	if err != nil {
 		return &ObjectError{Object: ref(it.obj), Source: it.src, Op: "apply", Err: err}
 	}
+	it.liveRV = res.GetResourceVersion()
 	return nil
 }
 

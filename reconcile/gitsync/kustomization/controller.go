@@ -62,6 +62,10 @@ type Controller struct {
 	queue       workqueue.TypedRateLimitingInterface[string]
 	applier     *applier
 	storageRoot string
+	// applied is each Kustomization's last applied revision, which a
+	// resync of the same inputs checks for drift instead of rendering
+	// and dry-running it again.
+	applied appliedCache
 }
 
 // New builds the controller; artifacts are read from
@@ -85,7 +89,8 @@ func New(d *manager.Deps, dataDir string) (*Controller, error) {
 		clock:       d.Clock,
 		storageRoot: root,
 		applier: &applier{dyn: d.Dynamic,
-			mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(d.Client.Discovery()))},
+			mapper:   restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(d.Client.Discovery())),
+			versions: metadataLister(d.Client.CoreV1().RESTClient())},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](500*time.Millisecond, 5*time.Minute),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: Name, Clock: d.Clock},
@@ -267,6 +272,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) error {
 		return err
 	}
 	if !exists {
+		c.applied.forget(key)
 		return nil
 	}
 	obj, err := fluxobj.FromUnstructured[flux.Kustomization](raw)
@@ -274,6 +280,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) error {
 		return err
 	}
 	if obj.DeletionTimestamp != nil {
+		c.applied.forget(key)
 		return c.finalize(ctx, obj)
 	}
 	if !slices.Contains(obj.Finalizers, Finalizer) {
@@ -410,6 +417,7 @@ func (c *Controller) reconcile(ctx context.Context, key string, obj *flux.Kustom
 	}
 	// fail records a failure that is retried at retryInterval.
 	fail := func(reason, msg string) result {
+		c.applied.forget(key)
 		setReady(metav1.ConditionFalse, reason, msg)
 		fluxobj.SetCondition(&st.Conditions, gen, fluxobj.ReconcilingCondition, metav1.ConditionTrue, fluxobj.ProgressingWithRetryReason, msg)
 		fluxobj.RemoveCondition(&st.Conditions, fluxobj.StalledCondition)
@@ -427,6 +435,7 @@ func (c *Controller) reconcile(ctx context.Context, key string, obj *flux.Kustom
 		fluxobj.SetCondition(&st.Conditions, gen, fluxobj.StalledCondition, metav1.ConditionTrue, fluxobj.NotSupportedReason, msg)
 		fluxobj.RemoveCondition(&st.Conditions, fluxobj.ReconcilingCondition)
 		st.ObservedGeneration = gen
+		c.applied.forget(key)
 		return result{}
 	}
 
@@ -480,45 +489,72 @@ func (c *Controller) reconcile(ctx context.Context, key string, obj *flux.Kustom
 	}
 	st.LastAttemptedRevision = revision
 
-	rendered, err := render.Render(ctx, render.Options{
-		Root: dir, Path: obj.Spec.Path, TargetNamespace: obj.Spec.TargetNamespace,
-		NamePrefix: obj.Spec.NamePrefix, NameSuffix: obj.Spec.NameSuffix,
-		CommonMetadata: commonMetadata(obj.Spec.CommonMetadata), Patches: patches(obj.Spec.Patches),
-		Images: images(obj.Spec.Images), Components: obj.Spec.Components,
-	})
-	if err != nil {
-		return fail(fluxobj.BuildFailedReason, fmt.Sprintf("kustomize build failed for revision '%s': %v", revision, err))
+	// The objects of this revision: rendered, or, when the inputs are
+	// those of the revision last applied, that one's, judged against the
+	// live objects instead of dry-run one by one.
+	inputs := renderInputs{uid: obj.UID, generation: gen, artifactPath: art.Path, revision: revision, digest: art.Digest}
+	// phases times each step, for the debug log: where a slow sync spends.
+	phases, mark := []any{}, c.clock.Now()
+	phase := func(name string) {
+		now := c.clock.Now()
+		phases = append(phases, name, now.Sub(mark).Round(time.Millisecond).String())
+		mark = now
 	}
-	items, newNamespaces := make([]*item, len(rendered.Objects)), map[string]bool{}
-	for i, o := range rendered.Objects {
-		labels := o.GetLabels()
-		if labels == nil {
-			labels = map[string]string{}
+	var (
+		items   []*item
+		objects []*unstructured.Unstructured
+		// live holds the resourceVersions the drift check saw, for the
+		// health check.
+		live          map[*item]string
+		newNamespaces = map[string]bool{}
+	)
+	if prev := c.applied.lookup(key, inputs); prev != nil {
+		items, objects = prev.items, prev.objects
+		for _, it := range items {
+			it.reset()
 		}
-		for k, v := range ownerLabels(obj) {
-			labels[k] = v
+		live = c.applier.checkDrift(ctx, items, ownerLabels(obj))
+		phase("driftCheck")
+	} else {
+		c.applied.forget(key)
+		var err error
+		if items, objects, err = c.renderItems(ctx, obj, dir); err != nil {
+			return fail(fluxobj.BuildFailedReason, fmt.Sprintf("kustomize build failed for revision '%s': %v", revision, err))
 		}
-		o.SetLabels(labels)
-		items[i] = &item{obj: o, src: rendered.Sources[i]}
-		if o.GetKind() == "Namespace" && o.GroupVersionKind().Group == "" {
-			newNamespaces[o.GetName()] = true
+		phase("render")
+	}
+	for _, it := range items {
+		if it.obj.GetKind() == "Namespace" && it.obj.GroupVersionKind().Group == "" {
+			newNamespaces[it.obj.GetName()] = true
 		}
 	}
 
-	// Validate the whole revision before anything is applied.
-	var errs []error
+	// Validate the whole revision before anything is applied: every
+	// object the drift check did not find unchanged is dry-run.
+	var pending []*item
 	for _, it := range items {
-		if err := c.applier.resolve(it); err != nil {
-			errs = append(errs, err)
+		if it.action == "" {
+			pending = append(pending, it)
 		}
 	}
-	if len(errs) == 0 {
-		if err := c.applier.dryRunAll(ctx, items, obj.Spec.Force, newNamespaces); err != nil {
-			errs = append(errs, err)
+	if len(pending) > 0 {
+		var errs []error
+		for _, it := range pending {
+			if it.gvr.Resource == "" {
+				if err := c.applier.resolve(it); err != nil {
+					errs = append(errs, err)
+				}
+			}
 		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fail(fluxobj.ReconciliationFailed, fmt.Sprintf("validation failed for revision '%s', nothing applied: %v", revision, err))
+		if len(errs) == 0 {
+			if err := c.applier.dryRunAll(ctx, pending, obj.Spec.Force, newNamespaces); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return fail(fluxobj.ReconciliationFailed, fmt.Sprintf("validation failed for revision '%s', nothing applied: %v", revision, err))
+		}
+		phase("dryRun")
 	}
 
 	// Apply, stage by stage.
@@ -527,7 +563,7 @@ func (c *Controller) reconcile(ctx context.Context, key string, obj *flux.Kustom
 		byObj[it.obj] = it
 	}
 	var changes []string
-	stages := render.Stages(rendered.Objects)
+	stages := render.Stages(objects)
 	for si, stage := range stages {
 		var staged []*item
 		for _, o := range stage {
@@ -547,22 +583,30 @@ func (c *Controller) reconcile(ctx context.Context, key string, obj *flux.Kustom
 				return fail(fluxobj.ReconciliationFailed, fmt.Sprintf("validation failed for revision '%s': %v", revision, err))
 			}
 		}
+		var toApply []*item
 		for _, it := range staged {
-			if it.action == Unchanged {
-				continue
+			if it.action != Unchanged {
+				toApply = append(toApply, it)
 			}
-			if err := c.applier.apply(ctx, it, timeout); err != nil {
-				return fail(fluxobj.ReconciliationFailed, fmt.Sprintf("apply failed for revision '%s': %v", revision, err))
-			}
+		}
+		if err := c.applier.applyAll(ctx, toApply, timeout); err != nil {
+			return fail(fluxobj.ReconciliationFailed, fmt.Sprintf("apply failed for revision '%s': %v", revision, err))
+		}
+		for _, it := range toApply {
+			delete(live, it)
 			changes = append(changes, ref(it.obj)+" "+it.action)
 		}
-		if render.Stage(si) != render.StageResources && len(staged) > 0 {
+		applied := len(toApply) > 0
+		// Definitions found unchanged are there already; only what was
+		// just applied is waited for.
+		if render.Stage(si) != render.StageResources && applied {
 			if err := c.applier.waitPresent(ctx, staged, timeout); err != nil {
 				return fail(fluxobj.ReconciliationFailed, fmt.Sprintf("waiting for %s of revision '%s': %v", render.Stage(si), revision, err))
 			}
 		}
 	}
-	newInv := render.Inventory(rendered.Objects)
+	phase("apply")
+	newInv := render.Inventory(objects)
 
 	// Prune what left the revision.
 	if obj.Spec.Prune {
@@ -584,13 +628,15 @@ func (c *Controller) reconcile(ctx context.Context, key string, obj *flux.Kustom
 		c.log.Info("applied", "kustomization", key, "revision", revision, "changes", len(changes))
 	}
 
+	phase("prune")
+
 	// Health.
 	checks := c.healthTargets(obj, items)
 	if len(checks) == 0 {
 		fluxobj.RemoveCondition(&st.Conditions, fluxobj.HealthyCondition)
 	} else {
 		hstart := c.clock.Now()
-		if err := c.waitHealthy(ctx, checks, timeout); err != nil {
+		if err := c.waitHealthy(ctx, checks, timeout, live); err != nil {
 			msg := fmt.Sprintf("health check failed after %s: %v", c.clock.Since(hstart).Round(time.Millisecond), err)
 			fluxobj.SetCondition(&st.Conditions, gen, fluxobj.HealthyCondition, metav1.ConditionFalse, fluxobj.HealthCheckFailedReason, msg)
 			return fail(fluxobj.HealthCheckFailedReason, msg)
@@ -598,9 +644,12 @@ func (c *Controller) reconcile(ctx context.Context, key string, obj *flux.Kustom
 		fluxobj.SetCondition(&st.Conditions, gen, fluxobj.HealthyCondition, metav1.ConditionTrue, fluxobj.SucceededReason,
 			"Health check passed")
 	}
+	phase("health")
+	c.log.Debug("revision reconciled", append([]any{"kustomization", key, "revision", revision, "objects", len(items), "changes", len(changes)}, phases...)...)
 
 	st.LastAppliedRevision = revision
 	st.ObservedGeneration = gen
+	c.applied.store(key, &appliedRevision{inputs: inputs, objects: objects, items: items})
 	setReady(metav1.ConditionTrue, fluxobj.ReconciliationSucceeded, "Applied revision: "+revision)
 	fluxobj.RemoveCondition(&st.Conditions, fluxobj.ReconcilingCondition)
 	fluxobj.RemoveCondition(&st.Conditions, fluxobj.StalledCondition)
@@ -679,8 +728,10 @@ func (c *Controller) healthTargets(obj *flux.Kustomization, items []*item) []*it
 }
 
 // waitHealthy polls the targets until all are Current, one is Failed, or
-// the timeout passes.
-func (c *Controller) waitHealthy(ctx context.Context, targets []*item, timeout time.Duration) error {
+// the timeout passes. A target the drift check saw (seen) at the
+// resourceVersion it was last found Current at is Current without a GET:
+// kstatus reads only the object itself, which has not changed.
+func (c *Controller) waitHealthy(ctx context.Context, targets []*item, timeout time.Duration, seen map[*item]string) error {
 	for _, it := range targets {
 		if it.gvr.Resource == "" {
 			if err := c.applier.resolve(it); err != nil {
@@ -699,6 +750,9 @@ func (c *Controller) waitHealthy(ctx context.Context, targets []*item, timeout t
 	for {
 		var still []*item
 		for _, it := range pending {
+			if rv := seen[it]; rv != "" && rv == it.healthyRV {
+				continue
+			}
 			live, err := c.applier.client(it).Get(ctx, it.obj.GetName(), metav1.GetOptions{})
 			switch {
 			case err != nil && ctx.Err() != nil:
@@ -721,6 +775,8 @@ func (c *Controller) waitHealthy(ctx context.Context, targets []*item, timeout t
 			case InProgress:
 				why[it] = "status: 'InProgress' (" + msg + ")"
 				still = append(still, it)
+			default:
+				it.healthyRV = live.GetResourceVersion()
 			}
 		}
 		if len(still) == 0 {
@@ -765,4 +821,31 @@ func images(is []flux.Image) []render.Image {
 		out = append(out, render.Image{Name: i.Name, NewName: i.NewName, NewTag: i.NewTag, Digest: i.Digest})
 	}
 	return out
+}
+
+// renderItems renders the artifact in dir for obj and labels every
+// object as obj's.
+func (c *Controller) renderItems(ctx context.Context, obj *flux.Kustomization, dir string) ([]*item, []*unstructured.Unstructured, error) {
+	rendered, err := render.Render(ctx, render.Options{
+		Root: dir, Path: obj.Spec.Path, TargetNamespace: obj.Spec.TargetNamespace,
+		NamePrefix: obj.Spec.NamePrefix, NameSuffix: obj.Spec.NameSuffix,
+		CommonMetadata: commonMetadata(obj.Spec.CommonMetadata), Patches: patches(obj.Spec.Patches),
+		Images: images(obj.Spec.Images), Components: obj.Spec.Components,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	items := make([]*item, len(rendered.Objects))
+	for i, o := range rendered.Objects {
+		labels := o.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		for k, v := range ownerLabels(obj) {
+			labels[k] = v
+		}
+		o.SetLabels(labels)
+		items[i] = &item{obj: o, src: rendered.Sources[i]}
+	}
+	return items, rendered.Objects, nil
 }

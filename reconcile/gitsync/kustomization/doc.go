@@ -43,8 +43,9 @@
 //     (dry-run result against the live object, ignoring managedFields
 //     and resourceVersion), so unchanged objects are not written.
 //  8. Apply with server-side apply, field manager "kustomize-controller",
-//     forcing field ownership (as Flux does), in render.Stages order;
-//     Namespaces of the first stage are waited for. With spec.force, an
+//     forcing field ownership (as Flux does), in render.Stages order and
+//     kind after kind (the objects of one kind concurrently); Namespaces
+//     of the first stage are waited for when they were just applied. With spec.force, an
 //     object whose dry run fails as Invalid because of an immutable field
 //     is deleted and created again.
 //  9. Prune (spec.prune): objects of the previous status.inventory absent
@@ -67,11 +68,34 @@
 //     Failures requeue after spec.retryInterval (default: interval) with
 //     Reconciling=True ProgressingWithRetry.
 //
+// # Resyncs of the same revision
+//
+// What a successful reconcile rendered and applied is kept in memory,
+// keyed by everything that decides the render: the Kustomization's UID
+// and generation and the artifact's path, revision and digest (the
+// render reads nothing else; postBuild substitutions are refused). A
+// resync with the same inputs (the interval, a requestedAt annotation, a
+// dependency's change) neither renders nor dry-runs: each object kept
+// remembers the resourceVersion at which it was last seen to hold what
+// was applied, and one metadata-only LIST per resource and namespace,
+// selected by the ownership labels, tells which objects were written
+// since. Those are read in full and are unchanged if every field and
+// value the revision applies is still there (fields set by others,
+// status and server defaults are not looked at); the rest (a `kubectl
+// scale` of replicas the revision sets, a `kubectl edit` of its image, a
+// deleted or relabelled object) go through the dry run and apply of step
+// 7 and 8 as in a new revision. Health checks skip objects still at the
+// resourceVersion they were found healthy at. Any failure drops the kept
+// revision, so the retry renders and dry-runs everything again; so does a
+// restart. For 500 objects this makes a no-op resync four LISTs and no
+// writes instead of a render and a GET and dry run per object.
+//
 // When a new revision (or a new generation) is being reconciled, Ready is
 // first set to Unknown/Progressing, so `kubectl wait --for=condition=Ready`
 // waits for the new revision rather than seeing the previous one. A
 // resync that finds nothing to change writes nothing: no apply, no
-// status update.
+// status update (a new requestedAt is recorded as
+// status.lastHandledReconcileAt, as Flux does: one status write).
 //
 // # Not done
 //
