@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,18 +16,19 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/skiff-dev/skiff/reconcile/gitsync/fluxobj"
 	"github.com/skiff-dev/skiff/reconcile/gitsync/render"
 )
 
 // FieldManager is the server-side apply manager, Flux's.
-const FieldManager = "kustomize-controller"
+const FieldManager = fluxobj.KustomizeFieldManager
 
 // Ownership labels and the prune opt-out, Flux's.
 const (
-	NameLabel       = "kustomize.toolkit.fluxcd.io/name"
-	NamespaceLabel  = "kustomize.toolkit.fluxcd.io/namespace"
-	PruneAnnotation = "kustomize.toolkit.fluxcd.io/prune"
-	PruneDisabled   = "disabled"
+	NameLabel       = fluxobj.KustomizeNameLabel
+	NamespaceLabel  = fluxobj.KustomizeNSLabel
+	PruneAnnotation = fluxobj.KustomizePruneAnnotation
+	PruneDisabled   = fluxobj.KustomizePruneDisabled
 )
 
 // Changeset actions, as Flux's ssa package spells them.
@@ -170,7 +170,7 @@ func (a *applier) dryRun(ctx context.Context, it *item, force bool, newNamespace
 	case live == nil && it.namespaced && newNamespaces[it.obj.GetNamespace()] && apierrors.IsNotFound(err):
 		it.deferred, it.action = true, Created
 		return nil
-	case force && live != nil && immutable(err):
+	case force && live != nil && fluxobj.IsImmutableFieldError(err):
 		it.recreate, it.action = true, Created
 		return nil
 	default:
@@ -185,25 +185,6 @@ func (a *applier) dryRun(ctx context.Context, it *item, force bool, newNamespace
 		it.action, it.liveRV = Unchanged, live.GetResourceVersion()
 	}
 	return nil
-}
-
-// immutable reports an Invalid error caused by a field that cannot be
-// changed. The API reports that only in the cause's message ("field is
-// immutable"); Flux reads it the same way.
-func immutable(err error) bool {
-	if !apierrors.IsInvalid(err) {
-		return false
-	}
-	var se apierrors.APIStatus
-	if !errors.As(err, &se) || se.Status().Details == nil {
-		return false
-	}
-	for _, c := range se.Status().Details.Causes {
-		if strings.Contains(c.Message, "immutable") {
-			return true
-		}
-	}
-	return false
 }
 
 // drifted compares the live object with the dry-run result of applying

@@ -344,11 +344,11 @@ func (c *Controller) finalize(ctx context.Context, obj *flux.Kustomization) erro
 	policy := obj.Spec.DeletionPolicy
 	prune := (policy == "" || policy == "MirrorPrune" || policy == "WaitForTermination") && obj.Spec.Prune || policy == "Delete"
 	if prune && !obj.Spec.Suspend && obj.Status.Inventory != nil {
-		gone, err := render.Diff(toRender(obj.Status.Inventory), nil)
+		gone, err := render.Diff(fluxobj.RenderInventory(obj.Status.Inventory), nil)
 		if err != nil {
 			return err
 		}
-		lines, err := c.applier.prune(ctx, gone, ownerLabels(obj))
+		lines, err := c.applier.prune(ctx, gone, fluxobj.OwnerLabels(obj))
 		if len(lines) > 0 {
 			c.recorder.Event(obj, corev1.EventTypeNormal, fluxobj.ProgressingReason, strings.Join(lines, "\n"))
 		}
@@ -363,21 +363,6 @@ func (c *Controller) finalize(ctx context.Context, obj *flux.Kustomization) erro
 		return fmt.Errorf("remove finalizer of kustomization %s/%s: %w", obj.Namespace, obj.Name, err)
 	}
 	return nil
-}
-
-func ownerLabels(obj *flux.Kustomization) map[string]string {
-	return map[string]string{NameLabel: obj.Name, NamespaceLabel: obj.Namespace}
-}
-
-func toRender(inv *flux.ResourceInventory) *render.ResourceInventory {
-	if inv == nil {
-		return nil
-	}
-	out := &render.ResourceInventory{}
-	for _, e := range inv.Entries {
-		out.Entries = append(out.Entries, render.ResourceRef{ID: e.ID, Version: e.Version})
-	}
-	return out
 }
 
 func fromRender(inv *render.ResourceInventory) *flux.ResourceInventory {
@@ -513,7 +498,7 @@ func (c *Controller) reconcile(ctx context.Context, key string, obj *flux.Kustom
 		for _, it := range items {
 			it.reset()
 		}
-		live = c.applier.checkDrift(ctx, items, ownerLabels(obj))
+		live = c.applier.checkDrift(ctx, items, fluxobj.OwnerLabels(obj))
 		phase("driftCheck")
 	} else {
 		c.applied.forget(key)
@@ -610,11 +595,11 @@ func (c *Controller) reconcile(ctx context.Context, key string, obj *flux.Kustom
 
 	// Prune what left the revision.
 	if obj.Spec.Prune {
-		gone, err := render.Diff(toRender(st.Inventory), newInv)
+		gone, err := render.Diff(fluxobj.RenderInventory(st.Inventory), newInv)
 		if err != nil {
 			return fail(fluxobj.PruneFailedReason, err.Error())
 		}
-		lines, err := c.applier.prune(ctx, gone, ownerLabels(obj))
+		lines, err := c.applier.prune(ctx, gone, fluxobj.OwnerLabels(obj))
 		changes = append(changes, lines...)
 		if err != nil {
 			st.Inventory = fromRender(newInv)
@@ -795,43 +780,10 @@ func (c *Controller) waitHealthy(ctx context.Context, targets []*item, timeout t
 	}
 }
 
-func commonMetadata(m *flux.CommonMetadata) *render.CommonMetadata {
-	if m == nil {
-		return nil
-	}
-	return &render.CommonMetadata{Labels: m.Labels, Annotations: m.Annotations}
-}
-
-func patches(ps []flux.Patch) []render.Patch {
-	var out []render.Patch
-	for _, p := range ps {
-		rp := render.Patch{Patch: p.Patch}
-		if t := p.Target; t != nil {
-			rp.Target = &render.Selector{Group: t.Group, Version: t.Version, Kind: t.Kind, Name: t.Name,
-				Namespace: t.Namespace, LabelSelector: t.LabelSelector, AnnotationSelector: t.AnnotationSelector}
-		}
-		out = append(out, rp)
-	}
-	return out
-}
-
-func images(is []flux.Image) []render.Image {
-	var out []render.Image
-	for _, i := range is {
-		out = append(out, render.Image{Name: i.Name, NewName: i.NewName, NewTag: i.NewTag, Digest: i.Digest})
-	}
-	return out
-}
-
 // renderItems renders the artifact in dir for obj and labels every
 // object as obj's.
 func (c *Controller) renderItems(ctx context.Context, obj *flux.Kustomization, dir string) ([]*item, []*unstructured.Unstructured, error) {
-	rendered, err := render.Render(ctx, render.Options{
-		Root: dir, Path: obj.Spec.Path, TargetNamespace: obj.Spec.TargetNamespace,
-		NamePrefix: obj.Spec.NamePrefix, NameSuffix: obj.Spec.NameSuffix,
-		CommonMetadata: commonMetadata(obj.Spec.CommonMetadata), Patches: patches(obj.Spec.Patches),
-		Images: images(obj.Spec.Images), Components: obj.Spec.Components,
-	})
+	rendered, err := render.Render(ctx, fluxobj.RenderOptions(dir, &obj.Spec))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -841,7 +793,7 @@ func (c *Controller) renderItems(ctx context.Context, obj *flux.Kustomization, d
 		if labels == nil {
 			labels = map[string]string{}
 		}
-		for k, v := range ownerLabels(obj) {
+		for k, v := range fluxobj.OwnerLabels(obj) {
 			labels[k] = v
 		}
 		o.SetLabels(labels)

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/skiff-dev/skiff/manifests/flux"
+	"github.com/skiff-dev/skiff/reconcile/gitsync/fluxobj"
 )
 
 func obj(t *testing.T, y string) *unstructured.Unstructured {
@@ -106,7 +107,7 @@ func TestImmutable(t *testing.T) {
 	gk := schema.GroupKind{Group: "apps", Kind: "Deployment"}
 	imm := apierrors.NewInvalid(gk, "web", field.ErrorList{field.Invalid(field.NewPath("spec", "selector"), "x", "field is immutable")})
 	other := apierrors.NewInvalid(gk, "web", field.ErrorList{field.Required(field.NewPath("spec", "template"), "")})
-	if !immutable(imm) || immutable(other) || immutable(apierrors.NewConflict(schema.GroupResource{}, "x", nil)) {
+	if !fluxobj.IsImmutableFieldError(imm) || fluxobj.IsImmutableFieldError(other) || fluxobj.IsImmutableFieldError(apierrors.NewConflict(schema.GroupResource{}, "x", nil)) {
 		t.Error("immutable misjudged")
 	}
 }
