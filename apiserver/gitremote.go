@@ -12,7 +12,8 @@ package apiserver
 // reference updates of a push; this file and its siblings are the HTTP
 // layer git's http-backend would be, plus what a server must check that
 // go-git's session does not (fast-forwards, deletions, stale old values,
-// connectivity), and the GitOps hand-off after a push
+// connectivity), the packs of shallow fetches, which go-git cannot cut
+// (gitremote_shallow.go), and the GitOps hand-off after a push
 // (gitremote_gitops.go). A push tells the GitOps controllers about itself
 // only through the API: it creates the GitRepository and Kustomization
 // the first time and sets reconcile.fluxcd.io/requestedAt on them, as

@@ -24,14 +24,16 @@ import (
 // Capabilities this layer adds to go-git's advertisements, because it
 // implements them itself:
 //   - upload-pack: multi_ack_detailed (the negotiation of a stateless
-//     fetch, which go-git's session does not do) and side-band-64k (the
-//     pack is multiplexed here, so an error can still reach the user).
+//     fetch, which go-git's session does not do), side-band-64k (the
+//     pack is multiplexed here, so an error can still reach the user) and
+//     shallow and deepen-relative (git clone --depth, git fetch
+//     --deepen; gitremote_shallow.go).
 //   - receive-pack: side-band-64k (progress and the GitOps result as
 //     "remote:" lines), push-options (-o skiff.wait=false), and no-thin:
 //     go-git stores a pushed pack as it comes and cannot complete a thin
 //     pack's deltas against objects outside it.
 var (
-	gitUploadExtraCaps  = []capability.Capability{capability.MultiACKDetailed, capability.Sideband64k, capability.Sideband}
+	gitUploadExtraCaps  = []capability.Capability{capability.MultiACKDetailed, capability.Sideband64k, capability.Sideband, capability.Shallow, capability.DeepenRelative}
 	gitReceiveExtraCaps = []capability.Capability{capability.Sideband64k, capability.Sideband, capability.PushOptions, "no-thin"}
 )
 
@@ -104,6 +106,9 @@ type uploadRound struct {
 	haves []plumbing.Hash
 	// done: the client wants the pack now; otherwise it wants ACKs.
 	done bool
+	// wantsOnly: the request ended after the wants. git sends that first
+	// when it deepens, to learn the shallow commits before negotiating.
+	wantsOnly bool
 }
 
 // readUploadRequest reads wants (and capabilities), then haves up to a
@@ -114,6 +119,10 @@ func readUploadRequest(br *bufio.Reader) (*uploadRound, error) {
 		return nil, fmt.Errorf("read wants: %w", err)
 	}
 	round := &uploadRound{req: req}
+	if _, err := br.Peek(1); errors.Is(err, io.EOF) {
+		round.wantsOnly = true
+		return round, nil
+	}
 	sc := pktline.NewScanner(br)
 	for sc.Scan() {
 		line := strings.TrimSuffix(string(sc.Bytes()), "\n")
@@ -183,6 +192,22 @@ func (g *gitRemote) serveUploadPack(w http.ResponseWriter, r *http.Request, repo
 	noCache(h)
 	w.WriteHeader(http.StatusOK)
 	enc := pktline.NewEncoder(w)
+	var plan *shallowPlan
+	if needsShallowPlan(req) {
+		if plan, err = planShallow(sto, req); err != nil {
+			pktError(w, err.Error())
+			return
+		}
+		// Every response of a stateless fetch opens with the shallow
+		// section, the client reads it each time.
+		if err := plan.encodeSection(w); err != nil {
+			g.s.log.Warn("git: write shallow section", "repo", repo.String(), "err", err)
+			return
+		}
+	}
+	if round.wantsOnly {
+		return
+	}
 	detailed := req.Capabilities.Supports(capability.MultiACKDetailed)
 	var common []plumbing.Hash
 	for _, hv := range round.haves {
@@ -223,7 +248,7 @@ func (g *gitRemote) serveUploadPack(w http.ResponseWriter, r *http.Request, repo
 		mux = sideband.NewMuxer(sideband.Sideband, w)
 		out = bufio.NewWriterSize(mux, sideband.MaxPackedSize-1)
 	}
-	err = g.sendPack(r.Context(), sto, repo, req, common, out)
+	err = g.sendPack(r.Context(), sto, repo, req, plan, common, out)
 	if err == nil {
 		err = out.Flush()
 	}
@@ -245,7 +270,7 @@ func (g *gitRemote) serveUploadPack(w http.ResponseWriter, r *http.Request, repo
 // wants and not from the common haves. Every want must be the tip of a
 // reference (git's default: a client cannot fetch an object a ref does
 // not point at, such as one from a refused push).
-func (g *gitRemote) sendPack(ctx context.Context, sto storer.Storer, repo gitRepo, req *packp.UploadPackRequest, common []plumbing.Hash, out io.Writer) error {
+func (g *gitRemote) sendPack(ctx context.Context, sto storer.Storer, repo gitRepo, req *packp.UploadPackRequest, plan *shallowPlan, common []plumbing.Hash, out io.Writer) error {
 	tips := map[plumbing.Hash]bool{}
 	refs, err := sto.IterReferences()
 	if err != nil {
@@ -261,6 +286,9 @@ func (g *gitRemote) sendPack(ctx context.Context, sto storer.Storer, repo gitRep
 		if !tips[want] {
 			return fmt.Errorf("upload-pack: not our ref %s", want)
 		}
+	}
+	if plan != nil {
+		return sendShallowPack(ctx, sto, plan, req.Wants, common, out)
 	}
 	// go-git's session knows only the capabilities it advertises; the
 	// ones this layer implements are handled above.

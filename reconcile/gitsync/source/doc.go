@@ -20,7 +20,10 @@
 //     equals Request.LastRevision the result is Unchanged and nothing is
 //     downloaded. A pinned Commit needs no listing at all.
 //  3. Otherwise only the resolved ref is fetched, depth 1, into a private
-//     temporary bare repository that is deleted on return. A Commit is
+//     temporary bare repository that is deleted on return. Depth 1 is
+//     asked for only when the server advertises the "shallow" capability;
+//     a server without it (go-git's upload-pack, for one) cannot cut
+//     history, so the ref is fetched whole. A Commit is
 //     looked up in full history (of its Branch when given, else of all
 //     branches and tags), so it is not shallow. Tags are not followed and
 //     submodules are never fetched (gitlinks are skipped).

@@ -6,16 +6,16 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"strings"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/go-git/go-git/v5/storage/memory"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
 )
 
 // Fetch resolves req.Ref at req.URL and writes the kept files of that
@@ -62,18 +62,20 @@ func Fetch(ctx context.Context, req Request) (*Artifact, error) {
 // writes the kept files.
 func fetchRemote(ctx context.Context, req Request, auth *connAuth) (*Artifact, error) {
 	t, pinned := pinnedCommit(req.Ref)
+	// shallowOK: the server advertised "shallow", so depth 1 may be asked
+	// for. A server without it (go-git's own upload-pack, dumb servers)
+	// answers a depth request with no pack at all, so the whole history of
+	// the one ref is fetched instead.
+	shallowOK := false
 	if !pinned || t.refName != "" {
-		lister := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{req.URL}})
-		refs, err := lister.ListContext(ctx, &git.ListOptions{
-			Auth: auth.method, CABundle: auth.caBundle, PeelingOption: git.AppendPeeled,
-		})
+		table, caps, err := listRemote(ctx, req.URL, auth)
 		if err != nil {
 			return nil, fmt.Errorf("listing remote refs: %w", err)
 		}
-		t, err = resolve(req.Ref, tableFromList(refs))
-		if err != nil {
+		if t, err = resolve(req.Ref, table); err != nil {
 			return nil, err
 		}
+		shallowOK = caps.Supports(capability.Shallow)
 	}
 	if req.LastRevision != "" && t.revision() == req.LastRevision {
 		return &Artifact{Kind: KindGit, Revision: t.revision(), Unchanged: true}, nil
@@ -103,7 +105,7 @@ func fetchRemote(ctx context.Context, req Request, auth *connAuth) (*Artifact, e
 		// A bare commit may be anywhere: take every branch and tag.
 		opts.RefSpecs = []config.RefSpec{"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"}
 	}
-	if !t.full {
+	if !t.full && shallowOK {
 		opts.Depth = 1
 	}
 	if err := remote.FetchContext(ctx, opts); err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
@@ -271,20 +273,46 @@ func localPath(raw string) (string, error) {
 	return u.Path, nil
 }
 
-func tableFromList(refs []*plumbing.Reference) refTable {
-	t := refTable{refs: map[string]plumbing.Hash{}, peeled: map[string]plumbing.Hash{}}
-	for _, r := range refs {
-		if r.Type() != plumbing.HashReference {
-			continue
-		}
-		n := r.Name().String()
-		if base, ok := strings.CutSuffix(n, "^{}"); ok {
-			t.peeled[base] = r.Hash()
-			continue
-		}
-		t.refs[n] = r.Hash()
+// listRemote is ls-remote that also returns the server's capabilities:
+// go-git's Remote.List keeps them to itself, and whether the server can
+// send a shallow pack is only known from them.
+func listRemote(ctx context.Context, rawURL string, auth *connAuth) (_ refTable, _ *capability.List, err error) {
+	ep, err := transport.NewEndpoint(rawURL)
+	if err != nil {
+		return refTable{}, nil, err
 	}
-	return t
+	ep.CaBundle = auth.caBundle
+	cl, err := client.NewClient(ep)
+	if err != nil {
+		return refTable{}, nil, err
+	}
+	sess, err := cl.NewUploadPackSession(ep, auth.method)
+	if err != nil {
+		return refTable{}, nil, err
+	}
+	defer func() {
+		if cerr := sess.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	ar, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		return refTable{}, nil, err
+	}
+	all, err := ar.AllReferences()
+	if err != nil {
+		return refTable{}, nil, err
+	}
+	t := refTable{refs: map[string]plumbing.Hash{}, peeled: map[string]plumbing.Hash{}}
+	for n, r := range all {
+		if r.Type() == plumbing.HashReference {
+			t.refs[n.String()] = r.Hash()
+		}
+	}
+	for n, h := range ar.Peeled {
+		t.peeled[n] = h
+	}
+	return t, ar.Capabilities, nil
 }
 
 func tableFromRepo(s storer.Storer) (refTable, error) {
