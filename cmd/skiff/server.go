@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
 	"github.com/skiff-dev/skiff/apiserver"
 	"github.com/skiff-dev/skiff/reconcile"
@@ -105,7 +106,12 @@ func newServerCommand(logLevel *string) *cobra.Command {
 				return err
 			}
 			o := f.options()
-			o.Logger = newLogger(*logLevel, cmd.ErrOrStderr())
+			logOut, closeLog := teeLog(cmd.ErrOrStderr(), f.dataDir)
+			defer closeLog()
+			o.Logger = newLogger(*logLevel, logOut)
+			// client-go's own messages (leader election, watch errors) go
+			// through klog: into the same log, not bare onto the terminal.
+			klog.SetSlogLogger(o.Logger)
 			cp, err := startControlPlane(cmd.Context(), o, f.controllers, o.Logger)
 			if err != nil {
 				return err

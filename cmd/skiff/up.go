@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
 
 	"github.com/skiff-dev/skiff/nodeagent"
 )
@@ -37,7 +38,12 @@ func newUpCommand(logLevel *string) *cobra.Command {
 				return err
 			}
 			o := f.options()
-			o.Logger = newLogger(*logLevel, errOut)
+			logOut, closeLog := teeLog(errOut, f.dataDir)
+			defer closeLog()
+			o.Logger = newLogger(*logLevel, logOut)
+			// client-go's own messages (leader election, watch errors) go
+			// through klog: into the same log, not bare onto the terminal.
+			klog.SetSlogLogger(o.Logger)
 			ctx := cmd.Context()
 			cp, err := startControlPlane(ctx, o, f.controllers, o.Logger)
 			if err != nil {

@@ -31,7 +31,15 @@ const (
 // errors), under its data directory.
 const etcdLog = "etcd.log"
 
-// ErrNoLogFile is a component that logs to a terminal, not to a file.
+// ServerLogFile is the log skiff up and skiff server keep under their
+// data directory (besides standard error); skiff.log.1 is the previous
+// one after a rotation. cmd/skiff writes it under this name.
+const ServerLogFile = "skiff.log"
+
+// agentLines marks the lines of the agent inside skiff up in its log.
+const agentLines = "component=agent"
+
+// ErrNoLogFile is a component with no log file under the data directory.
 var ErrNoLogFile = errors.New("no log file")
 
 type options struct {
@@ -54,15 +62,18 @@ func NewCommand(streams genericiooptions.IOStreams, flags *genericclioptions.Con
 		Long: `Print the log of a process of the local cluster, found under its data
 directory:
 
+  server      skiff up / skiff server: the API server, controllers,
+              scheduler and, in skiff up, the agent (<data-dir>/skiff.log,
+              also written to their terminal)
+  agent       only the lines of the agent inside skiff up (from skiff.log)
   node NAME   an agent started by "kubectl skiff nodes add" (<data-dir>/nodes/NAME/agent.log)
   etcd        the embedded etcd's own warnings and errors (<data-dir>/etcd.log)
-  server      skiff up / skiff server, and
-  agent       the agent inside skiff up: these log to the terminal they run
-              in (standard error) and keep no file; the command says so and
-              lists the logs there are. Start them with "2>file" to keep one.
 
 Logs of pods are kubectl logs'.`,
-		Example: `  # the last 50 lines of node sim-1, then follow
+		Example: `  # the control plane's log, following it
+  kubectl skiff logs -f
+
+  # the last 50 lines of node sim-1, then follow
   kubectl skiff logs --component node sim-1 --tail 50 -f
 
   # embedded etcd's warnings
@@ -109,13 +120,26 @@ func (o *options) run(ctx context.Context, dir string, args []string) error {
 		return fmt.Errorf("%s log: %w", o.component, err)
 	}
 	defer f.Close()
-	if err := printTail(o.streams.Out, f, o.tail); err != nil {
+	out, tailFrom := o.streams.Out, f
+	if o.component == Agent {
+		// skiff up's log holds the server's and the agent's lines; keep
+		// the agent's, before --tail counts them. Reading them all leaves
+		// f at its end, where --follow goes on.
+		lf := &lineFilter{w: out, keep: agentLines}
+		defer lf.flush()
+		out = lf
+		if tailFrom, err = onlyLines(f, agentLines); err != nil {
+			return fmt.Errorf("read %s: %w", file, err)
+		}
+		defer tailFrom.Close()
+	}
+	if err := printTail(out, tailFrom, o.tail); err != nil {
 		return fmt.Errorf("read %s: %w", file, err)
 	}
 	if !o.follow {
 		return nil
 	}
-	return follow(ctx, o.streams.Out, file, f, o.poll)
+	return follow(ctx, out, file, f, o.poll)
 }
 
 // file is the log file of the component asked for.
@@ -143,12 +167,12 @@ func (o *options) file(dir string, args []string) (string, error) {
 		if len(args) > 0 {
 			return "", fmt.Errorf("--component %s takes no NAME (node agents are --component node NAME)", o.component)
 		}
-		who := "skiff up and skiff server log"
-		if o.component == Agent {
-			who = "the agent inside skiff up (like skiff agent) logs"
+		p := filepath.Join(dir, ServerLogFile)
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%w for the %s at %s: skiff up and skiff server keep it in their --data-dir (is %s theirs? set --data-dir)%s",
+				ErrNoLogFile, o.component, p, dir, o.available(dir))
 		}
-		return "", fmt.Errorf("%w for the %s: %s to standard error, the terminal it was started in, and keeps no copy; "+
-			"start it with 2> FILE (or under systemd, read journalctl) to keep one%s", ErrNoLogFile, o.component, who, o.available(dir))
+		return p, nil
 	}
 	return "", fmt.Errorf("unknown --component %q: server, agent, etcd or node", o.component)
 }
@@ -156,6 +180,9 @@ func (o *options) file(dir string, args []string) (string, error) {
 // available lists the logs kept under dir, for error messages.
 func (o *options) available(dir string) string {
 	var have []string
+	if _, err := os.Stat(filepath.Join(dir, ServerLogFile)); err == nil {
+		have = append(have, "--component server")
+	}
 	if _, err := os.Stat(filepath.Join(dir, etcdLog)); err == nil {
 		have = append(have, "--component etcd")
 	}
@@ -264,4 +291,59 @@ func follow(ctx context.Context, w io.Writer, path string, f *os.File, poll time
 			}
 		}
 	}
+}
+
+// onlyLines copies the lines of f that contain keep into a temporary
+// file (removed once opened) positioned at its start, so --tail counts
+// only those; f itself stays open for --follow.
+func onlyLines(f *os.File, keep string) (*os.File, error) {
+	tmp, err := os.CreateTemp("", "skiff-logs-*")
+	if err != nil {
+		return nil, err
+	}
+	_ = os.Remove(tmp.Name())
+	lf := &lineFilter{w: tmp, keep: keep}
+	if _, err := io.Copy(lf, f); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	lf.flush()
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	return tmp, nil
+}
+
+// lineFilter passes on the whole lines that contain keep; a partial line
+// waits for its end.
+type lineFilter struct {
+	w       io.Writer
+	keep    string
+	partial []byte
+}
+
+func (l *lineFilter) Write(p []byte) (int, error) {
+	l.partial = append(l.partial, p...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := l.partial[:i+1]
+		if bytes.Contains(line, []byte(l.keep)) {
+			if _, err := l.w.Write(line); err != nil {
+				return 0, err
+			}
+		}
+		l.partial = l.partial[i+1:]
+	}
+}
+
+// flush passes on a last line without a newline.
+func (l *lineFilter) flush() {
+	if len(l.partial) > 0 && bytes.Contains(l.partial, []byte(l.keep)) {
+		_, _ = l.w.Write(l.partial)
+	}
+	l.partial = nil
 }

@@ -145,16 +145,41 @@ func TestFollowAppendTruncateReplace(t *testing.T) {
 	}
 }
 
-func TestServerLogsToItsTerminal(t *testing.T) {
+func TestComponents(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, etcdLog), []byte("etcd says\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// No skiff.log yet: a clear error naming the logs there are.
 	for _, c := range []string{Server, Agent} {
 		o := &options{streams: genericiooptions.NewTestIOStreamsDiscard(), component: c}
 		err := o.run(context.Background(), dir, nil)
-		if !errors.Is(err, ErrNoLogFile) || !strings.Contains(err.Error(), "standard error") || !strings.Contains(err.Error(), "--component etcd") {
+		if !errors.Is(err, ErrNoLogFile) || !strings.Contains(err.Error(), "--data-dir") || !strings.Contains(err.Error(), "--component etcd") {
 			t.Errorf("%s: err = %v", c, err)
+		}
+	}
+	log := "time=1 level=INFO msg=\"API server ready\"\n" +
+		"time=2 level=INFO msg=\"pod started\" component=agent pod=a\n" +
+		"time=3 level=INFO msg=\"leader elected\"\n" +
+		"time=4 level=INFO msg=\"pod started\" component=agent pod=b\n"
+	if err := os.WriteFile(filepath.Join(dir, ServerLogFile), []byte(log), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		component string
+		tail      int
+		want      string
+	}{
+		{Server, -1, log},
+		{Server, 1, "time=4 level=INFO msg=\"pod started\" component=agent pod=b\n"},
+		{Agent, -1, "time=2 level=INFO msg=\"pod started\" component=agent pod=a\ntime=4 level=INFO msg=\"pod started\" component=agent pod=b\n"},
+		// --tail counts the agent's lines only.
+		{Agent, 2, "time=2 level=INFO msg=\"pod started\" component=agent pod=a\ntime=4 level=INFO msg=\"pod started\" component=agent pod=b\n"},
+	} {
+		var out bytes.Buffer
+		o := &options{streams: genericiooptions.IOStreams{Out: &out}, component: tc.component, tail: tc.tail}
+		if err := o.run(context.Background(), dir, nil); err != nil || out.String() != tc.want {
+			t.Errorf("%s --tail %d: %v\n%q\nwant\n%q", tc.component, tc.tail, err, out.String(), tc.want)
 		}
 	}
 	var out bytes.Buffer
@@ -172,5 +197,24 @@ func TestServerLogsToItsTerminal(t *testing.T) {
 	o.component = "kubelet"
 	if err := o.run(context.Background(), dir, nil); err == nil || !strings.Contains(err.Error(), "unknown --component") {
 		t.Errorf("unknown component: %v", err)
+	}
+}
+
+// TestLineFilterJoinsPartialLines: --follow reads whatever was appended,
+// which may end mid-line.
+func TestLineFilterJoinsPartialLines(t *testing.T) {
+	var out bytes.Buffer
+	lf := &lineFilter{w: &out, keep: "component=agent"}
+	for _, chunk := range []string{"a component=ag", "ent 1\nserver 2\nb comp", "onent=agent 3\nc component=agent 4"} {
+		if _, err := lf.Write([]byte(chunk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := out.String(); got != "a component=agent 1\nb component=agent 3\n" {
+		t.Fatalf("before flush: %q", got)
+	}
+	lf.flush()
+	if got := out.String(); !strings.HasSuffix(got, "c component=agent 4") {
+		t.Fatalf("after flush: %q", got)
 	}
 }
