@@ -290,7 +290,7 @@ func benchAgentRSS(e *env) ([]Result, error) {
 	anon, _ := statusMiB(a.PID(), "RssAnon:")
 	return []Result{{Scenario: "nodeagent/idle-rss", Metric: fmt.Sprintf("skiff agent RSS with 10 pods, %s idle", wait), Unit: "MiB",
 		Ours: rss, Target: "≤ 40 MiB (kubelet ~50 MiB, k3s agent 275 MiB)", Met: rss <= 40,
-		Note: fmt.Sprintf("of which %.1f MiB private (RssAnon); the rest are clean pages of the one 100 MB skiff binary, shared with every other skiff process", anon)}}, nil
+		Note: fmt.Sprintf("of which %.1f MiB private (RssAnon); the rest are clean pages of the skiff binary it runs, shared with every other skiff process", anon)}}, nil
 }
 
 // benchFakeScale: 1,000 pods on 100 simulated nodes (fake runtime), all
