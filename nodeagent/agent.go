@@ -134,11 +134,13 @@ type Agent struct {
 
 	pods      listerscorev1.PodLister
 	podSynced cache.InformerSynced
-	queue     workqueue.TypedRateLimitingInterface[string]
-	recorder  record.EventRecorder
-	volumes   *volume.Manager
-	prober    *prober.Manager
-	source    volume.Source
+	// objects watches the ConfigMaps and Secrets this node's pods mount.
+	objects  *objectWatcher
+	queue    workqueue.TypedRateLimitingInterface[string]
+	recorder record.EventRecorder
+	volumes  *volume.Manager
+	prober   *prober.Manager
+	source   volume.Source
 
 	port        int
 	clusterID   string
@@ -224,6 +226,7 @@ func New(ctx context.Context, o Options) (*Agent, error) {
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "pods"}),
 	}
 	a.source = newObjectSource(client, o.Clock)
+	a.objects = newObjectWatcher(client, a.mountedObjectChanged)
 	a.volumes = volume.NewManager(filepath.Join(o.DataDir, "pods"), a.source, volume.Options{
 		Logger: a.log, NodeName: o.NodeName, HostIP: func() string { return o.NodeIP },
 		Allocatable: func() corev1.ResourceList { return hostCapacity(o) },
@@ -324,10 +327,17 @@ func (a *Agent) Run(ctx context.Context) error {
 	podInformer := factory.Core().V1().Pods()
 	a.pods = podInformer.Lister()
 	a.podSynced = podInformer.Informer().HasSynced
+	// Each pod event also re-derives which ConfigMaps and Secrets the
+	// node's pods mount, so that exactly those are watched.
+	watchMounted := func() {
+		if pods, err := a.pods.List(labelsEverything()); err == nil {
+			a.objects.set(ctx, mountedObjects(pods))
+		}
+	}
 	if _, err := podInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    a.enqueue,
-		UpdateFunc: func(_, o any) { a.enqueue(o) },
-		DeleteFunc: a.enqueue,
+		AddFunc:    func(o any) { a.enqueue(o); watchMounted() },
+		UpdateFunc: func(_, o any) { a.enqueue(o); watchMounted() },
+		DeleteFunc: func(o any) { a.enqueue(o); watchMounted() },
 	}); err != nil {
 		return err
 	}
@@ -370,6 +380,23 @@ func (a *Agent) clusterCIDR(ctx context.Context) (string, error) {
 		return cidr, nil
 	}
 	return "", errors.New("kube-system/skiff-cluster has no clusterCIDR")
+}
+
+// mountedObjectChanged re-syncs the pods that mount a ConfigMap or Secret
+// that changed, reading it afresh, so their volume files follow.
+func (a *Agent) mountedObjectChanged(ref objectRef) {
+	if src, ok := a.source.(*objectSource); ok {
+		src.forget(ref)
+	}
+	pods, err := a.pods.List(labelsEverything())
+	if err != nil {
+		return
+	}
+	for _, p := range pods {
+		if p.Namespace == ref.namespace && mountedObjects([]*corev1.Pod{p})[ref] {
+			a.queue.Add(p.Namespace + "/" + p.Name)
+		}
+	}
 }
 
 func (a *Agent) enqueue(obj any) {

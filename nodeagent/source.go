@@ -13,8 +13,9 @@ import (
 
 // objectSource reads the ConfigMaps and Secrets pods use (for volumes and
 // env) straight from the API, with a short cache so a burst of syncs asks
-// once. This is the kubelet's "Get" change-detection strategy: no
-// cluster-wide watch of Secrets on every node.
+// once. No cluster-wide watch of Secrets on every node: objectWatcher
+// watches just the objects mounted here and drops their cached copies
+// when they change.
 type objectSource struct {
 	client kubernetes.Interface
 	clock  clock.PassiveClock
@@ -70,4 +71,17 @@ func get[T any](s *objectSource, m map[string]cached[T], key string, fetch func(
 	}
 	s.mu.Unlock()
 	return obj, err
+}
+
+// forget drops the cached copy of a watched object that changed, so the
+// next read gets the new one instead of waiting out the TTL.
+func (s *objectSource) forget(ref objectRef) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := ref.namespace + "/" + ref.name
+	if ref.secret {
+		delete(s.secrets, key)
+	} else {
+		delete(s.configMaps, key)
+	}
 }
