@@ -389,20 +389,7 @@ func TestUpMergeKubeconfig(t *testing.T) {
 	}
 	up := func(args ...string) (*cluster.Server, string) {
 		t.Helper()
-		node := uniqueName("merge")
-		s, err := cluster.Start(cluster.Options{Bin: skiffBin, DataDir: filepath.Join(t.TempDir(), "data"), Subcommand: "up",
-			Args: append([]string{"--node-name", node}, args...)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := clusterIDOf(t, s)
-		t.Cleanup(func() {
-			s.Kill()
-			removeClusterContainers(t, id)
-			if t.Failed() {
-				t.Logf("skiff up log:\n%s", tail(s.Log(), 4000))
-			}
-		})
+		s, _, node := startUp(t, args...)
 		eventually(t, 90*time.Second, func() error {
 			if !strings.Contains(s.Log(), "Try:") {
 				return fmt.Errorf("skiff up has not reported the node Ready")
