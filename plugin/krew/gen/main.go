@@ -32,8 +32,10 @@ spec:
     sources: the health of the control plane, etcd, nodes and sources in one
     screen; node agents added and removed on this host; Flux
     GitRepositories and Kustomizations listed, suspended, resumed and
-    synced with a live progress line; the cluster's kubeconfig printed or
-    merged as a context.
+    synced with a live progress line; what git would change, field by
+    field (diff); git push to deploy set up in a repository (remote add,
+    with a credential helper using the kubeconfig's token); the control
+    plane's logs; the cluster's kubeconfig printed or merged as a context.
   caveats: |
     kubectl skiff nodes add needs the skiff binary next to kubectl-skiff or
     on PATH (or --skiff-bin). Shell completion through kubectl needs
