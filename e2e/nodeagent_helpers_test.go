@@ -61,13 +61,21 @@ func removeClusterContainers(t *testing.T, id string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cs, err := rt.ListContainers(ctx, map[string]string{runtime.LabelManaged: "true", runtime.LabelCluster: id})
-	if err != nil {
-		t.Logf("cleanup: %v", err)
-		return
-	}
-	for _, c := range cs {
-		_ = rt.RemoveContainer(ctx, c.ID)
+	// Twice: a create the killed agent had sent may still complete in
+	// the engine after the first listing (a container left "Created"
+	// was seen after a run).
+	for pass := 0; pass < 2; pass++ {
+		if pass > 0 {
+			time.Sleep(time.Second)
+		}
+		cs, err := rt.ListContainers(ctx, map[string]string{runtime.LabelManaged: "true", runtime.LabelCluster: id})
+		if err != nil {
+			t.Logf("cleanup: %v", err)
+			return
+		}
+		for _, c := range cs {
+			_ = rt.RemoveContainer(ctx, c.ID)
+		}
 	}
 	// The agents' Service rules outlive them (so Services survive an
 	// agent restart); the test's cluster is gone, so are they.
