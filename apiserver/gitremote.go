@@ -363,6 +363,29 @@ func (g *gitRemote) requestBody(w http.ResponseWriter, r *http.Request) (_ *bufi
 	return bufio.NewReaderSize(body, 64<<10), finish, nil
 }
 
+// rpcBody is the common start of an upload-pack or receive-pack request:
+// it checks the Content-Type git sends for service, opens the body
+// (requestBody) and answers git's credential probe. ok is false when the
+// request has been answered already; otherwise call finish as for
+// requestBody.
+func (g *gitRemote) rpcBody(w http.ResponseWriter, r *http.Request, service string) (br *bufio.Reader, finish func(), ok bool) {
+	if ct, want := r.Header.Get("Content-Type"), "application/x-"+service+"-request"; ct != want {
+		gitError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Type %q: git sends %q", ct, want))
+		return nil, nil, false
+	}
+	br, finish, err := g.requestBody(w, r)
+	if err != nil {
+		bodyError(w, err)
+		return nil, nil, false
+	}
+	if isProbe(br) {
+		finish()
+		w.WriteHeader(http.StatusOK)
+		return nil, nil, false
+	}
+	return br, finish, true
+}
+
 // bodyError answers a request whose body could not be read.
 func bodyError(w http.ResponseWriter, err error) {
 	var tooLarge *gitTooLargeError

@@ -67,20 +67,11 @@ type pushedRef struct {
 // reports each command's status, and then hands the pushed revision to
 // GitOps (gitremote_gitops.go), whose result it reports as progress.
 func (g *gitRemote) serveReceivePack(w http.ResponseWriter, r *http.Request, repo gitRepo, user User) {
-	if ct := r.Header.Get("Content-Type"); ct != "application/x-git-receive-pack-request" {
-		gitError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Type %q", ct))
-		return
-	}
-	br, finishBody, err := g.requestBody(w, r)
-	if err != nil {
-		bodyError(w, err)
+	br, finishBody, ok := g.rpcBody(w, r, gitReceivePack)
+	if !ok {
 		return
 	}
 	defer finishBody()
-	if isProbe(br) {
-		w.WriteHeader(http.StatusOK)
-		return
-	}
 	req := packp.NewReferenceUpdateRequest()
 	if err := req.Decode(br); err != nil {
 		bodyError(w, fmt.Errorf("read push commands: %w", err))

@@ -396,6 +396,28 @@ func TestGitRemoteAuthentication(t *testing.T) {
 			t.Errorf("%s: WWW-Authenticate = %q", c.name, h.Get("WWW-Authenticate"))
 		}
 	}
+	// A POST to the service: the wrong Content-Type is refused naming
+	// the one git sends; git's credential probe (a lone flush-pkt) gets
+	// an empty 200 and changes nothing.
+	post := func(ctype, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", a.run.URL+"/git/default/shop.git/git-receive-pack", strings.NewReader(body))
+		req.Header.Set("Content-Type", ctype)
+		bearer(a.run.AdminToken)(req)
+		resp, err := a.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post("text/plain", "0000"); code != http.StatusUnsupportedMediaType || !strings.Contains(body, `git sends "application/x-git-receive-pack-request"`) {
+		t.Errorf("wrong Content-Type: %d %q", code, body)
+	}
+	if code, body := post("application/x-git-receive-pack-request", "0000"); code != http.StatusOK || body != "" {
+		t.Errorf("probe: %d %q, want an empty 200", code, body)
+	}
 	// The capabilities this layer adds are advertised.
 	_, h, body := get(refs, bearer(a.run.AdminToken))
 	for _, c := range []string{"report-status", "side-band-64k", "push-options", "no-thin", "delete-refs"} {

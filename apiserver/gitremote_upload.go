@@ -157,20 +157,11 @@ func readUploadRequest(br *bufio.Reader) (*uploadRound, error) {
 // ACK/NAK and the pack, which go-git's session computes from the wants
 // and the common haves.
 func (g *gitRemote) serveUploadPack(w http.ResponseWriter, r *http.Request, repo gitRepo) {
-	if ct := r.Header.Get("Content-Type"); ct != "application/x-git-upload-pack-request" {
-		gitError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Type %q", ct))
-		return
-	}
-	br, finishBody, err := g.requestBody(w, r)
-	if err != nil {
-		bodyError(w, err)
+	br, finishBody, ok := g.rpcBody(w, r, gitUploadPack)
+	if !ok {
 		return
 	}
 	defer finishBody()
-	if isProbe(br) {
-		w.WriteHeader(http.StatusOK)
-		return
-	}
 	sto, err := openGitRepo(g.dir(repo))
 	if errors.Is(err, fs.ErrNotExist) {
 		gitError(w, http.StatusNotFound, fmt.Sprintf("repository %s does not exist yet: push to it first", repo))
