@@ -8,8 +8,10 @@ import (
 
 // The line diff is Myers' O(ND) algorithm ("An O(ND) Difference
 // Algorithm and Its Variations", 1986): manifests are short and differ in
-// a few lines, so D is small. It is written here rather than taken from a
-// module because the project's dependencies carry no line differ.
+// a few lines, so D is small. github.com/pmezard/go-difflib is in the
+// module graph (indirectly, through testify) and could serve instead; its
+// matcher (Ratcliff/Obershelp) groups hunks differently from kubectl diff's
+// diff -u, which this output follows.
 
 type opKind byte
 
