@@ -196,10 +196,12 @@ func (t *fieldTracker) typeConverter() (managedfields.TypeConverter, error) {
 			sc := defs[name]
 			ptrs[name] = &sc
 		}
-		t.tc, t.err = managedfields.NewTypeConverter(ptrs, false)
-		if t.err != nil {
-			t.err = fmt.Errorf("build the server-side apply type converter: %w", t.err)
+		tc, err := newTypeConverter(ptrs)
+		if err != nil {
+			t.err = fmt.Errorf("build the server-side apply type converter: %w", err)
+			return
 		}
+		t.tc = tc
 	})
 	return t.tc, t.err
 }
@@ -215,6 +217,18 @@ func (t *fieldTracker) manager(res *resource, subresource string) (*managedfield
 	if err != nil {
 		return nil, err
 	}
+	fm, err := t.newFieldManager(tc, res, subresource)
+	if err != nil {
+		return nil, err
+	}
+	v, _ := t.managers.LoadOrStore(key, fm)
+	return v.(*managedfields.FieldManager), nil
+}
+
+// newFieldManager builds the field manager of a served type and
+// subresource on a TypeConverter.
+func (t *fieldTracker) newFieldManager(tc managedfields.TypeConverter, res *resource, subresource string) (*managedfields.FieldManager, error) {
+	gvk := res.t.GroupVersionKind
 	// Skiff keeps no internal versions: the served version is the hub.
 	// The unsafe convertor skips the deep copies a same-version
 	// conversion would make; the field manager does not modify the
@@ -224,8 +238,7 @@ func (t *fieldTracker) manager(res *resource, subresource string) (*managedfield
 	if err != nil {
 		return nil, fmt.Errorf("field manager for %s: %w", gvk, err)
 	}
-	v, _ := t.managers.LoadOrStore(key, fm)
-	return v.(*managedfields.FieldManager), nil
+	return fm, nil
 }
 
 // resetFields are the fields a write through a subresource cannot change
