@@ -280,6 +280,7 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 
 // ServeHTTP routes a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	growStack()
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w}
 	var info *requestInfo
