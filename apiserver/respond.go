@@ -116,8 +116,17 @@ var protoMagic = []byte{0x6b, 0x38, 0x73, 0x00}
 // names its kind, as Kubernetes's protobuf serializer does.
 func protoEnvelope(gvk schema.GroupVersionKind, msg []byte) []byte {
 	unk := runtime.Unknown{TypeMeta: runtime.TypeMeta{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind}, Raw: msg}
-	b, _ := unk.Marshal()
-	return append(append(make([]byte, 0, len(protoMagic)+len(b)), protoMagic...), b...)
+	// One buffer for magic and envelope: the envelope is marshalled in
+	// place behind the magic rather than into a buffer of its own and
+	// copied (a response's worth of garbage per request).
+	out := make([]byte, len(protoMagic)+unk.Size())
+	copy(out, protoMagic)
+	if _, err := unk.MarshalToSizedBuffer(out[len(protoMagic):]); err != nil {
+		// Unreachable: the buffer has the size Size computed.
+		b, _ := unk.Marshal()
+		return append(append(make([]byte, 0, len(protoMagic)+len(b)), protoMagic...), b...)
+	}
+	return out
 }
 
 // protoList encodes a list message: its ListMeta (field 1) and its items
