@@ -262,6 +262,28 @@ func pxFromHost(t *testing.T, url string, n int) map[string]int {
 	return seen
 }
 
+// pxWaitAllAnswer waits until every pod has answered a request to url
+// from the host: Ready pods reach the proxy a moment apart, and a spread
+// measured before the last one arrived would fault the balancing for it.
+func pxWaitAllAnswer(t *testing.T, url string, pods []string) {
+	t.Helper()
+	c := pxHTTPClient()
+	seen := map[string]bool{}
+	eventually(t, 60*time.Second, func() error {
+		got, err := pxGet(c, url)
+		if err != nil {
+			return err
+		}
+		seen[got] = true
+		for _, p := range pods {
+			if !seen[p] {
+				return fmt.Errorf("%s has not answered yet (answers so far from %v)", p, seen)
+			}
+		}
+		return nil
+	})
+}
+
 // pxFromPod sends n requests with busybox wget from inside a pod's
 // container and counts the answers ("FAILED: …" for failures).
 func pxFromPod(t *testing.T, containerID, url string, n int) map[string]int {
@@ -953,10 +975,7 @@ func TestProxyUserspaceDocker(t *testing.T) {
 		t.Errorf("userspace mode wrote iptables rules: %q", left)
 	}
 	url := fmt.Sprintf("http://%s/", clusterIP)
-	eventually(t, 60*time.Second, func() error {
-		_, err := pxGet(pxHTTPClient(), url)
-		return err
-	})
+	pxWaitAllAnswer(t, url, pxNames(pods))
 	pxAssertSpread(t, "userspace ClusterIP from the host", pxFromHost(t, url, 150), pxNames(pods), 150)
 	pxAssertSpread(t, "userspace ClusterIP from a pod", pxFromPod(t, client, url, 150), pxNames(pods), 150)
 	pxAssertSpread(t, "userspace NodePort on 127.0.0.1", pxFromHost(t, fmt.Sprintf("http://127.0.0.1:%d/", svc.Spec.Ports[0].NodePort), 150), pxNames(pods), 150)
