@@ -14,6 +14,9 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/klog/v2"
 )
 
 // Result is one measured figure.
@@ -59,7 +62,14 @@ func main() {
 	quick := flag.Bool("quick", false, "shorter runs (figures are noisier)")
 	conc := flag.Int("conc", 0, "measure only this concurrency level where a scenario has several")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the benchmark process (in-process servers included)")
+	verbose := flag.Bool("v", false, "let the in-process servers' client-go log (klog) to stderr")
 	flag.Parse()
+	if !*verbose {
+		// The API servers the bench runs in its own process log through
+		// klog (client-go's leader election, informers) straight to
+		// stderr, between the bench's progress lines.
+		klog.SetLogger(logr.Discard())
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
