@@ -114,6 +114,7 @@ func (d *Docker) Attach(ctx context.Context, id string, opts AttachOptions) erro
 		return fmt.Errorf("attach to %s: %w", id, engineErr(err))
 	}
 	defer hr.Close()
+	attached := time.Now()
 	// The hijacked connection does not watch ctx once established.
 	stop := context.AfterFunc(ctx, hr.Close)
 	defer stop()
@@ -135,10 +136,11 @@ func (d *Docker) Attach(ctx context.Context, id string, opts AttachOptions) erro
 		}()
 	}
 	stdout, stderr := orDiscard(opts.Stdout), orDiscard(opts.Stderr)
+	var n int64
 	if tty {
-		_, err = io.Copy(stdout, hr.Reader)
+		n, err = io.Copy(stdout, hr.Reader)
 	} else {
-		_, err = stdcopy.StdCopy(stdout, stderr, hr.Reader)
+		n, err = stdcopy.StdCopy(stdout, stderr, hr.Reader)
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("attach to %s: %w", id, ctx.Err())
@@ -146,7 +148,50 @@ func (d *Docker) Attach(ctx context.Context, id string, opts AttachOptions) erro
 	if err != nil {
 		return fmt.Errorf("attach to %s: stream: %w", id, err)
 	}
+	if n == 0 && d.missedOutput(ctx, id, attached) {
+		return fmt.Errorf("attach to %s: container is not running", id)
+	}
 	return nil
+}
+
+// missedOutput reports whether an attach that streamed nothing came too
+// late: the container had stopped by the time the attach was made, and its
+// log holds output.
+//
+// The engine attaches to a stopped container without complaint and
+// streams nothing, and so it does to one whose process has exited but
+// whose state it has not updated yet. A container that stopped between the
+// inspect in Attach and the attach looked like a session that succeeded
+// without output: kubectl run -i --rm printed nothing and exited 0. Refused
+// as the kubelet refuses an attach to a stopped container, kubectl falls
+// back to the container's logs, which hold everything. A container that
+// stops quietly after the attach was made still ends it with success.
+func (d *Docker) missedOutput(ctx context.Context, id string, attached time.Time) bool {
+	ci, err := d.client.ContainerInspect(ctx, id)
+	if err != nil || ci.State == nil || !stoppedBy(ci.State.Running, ci.State.FinishedAt, attached) {
+		return false
+	}
+	rc, err := d.client.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: "1"})
+	if err != nil {
+		return false
+	}
+	defer rc.Close()
+	n, _ := io.ReadFull(rc, make([]byte, 1))
+	return n > 0
+}
+
+// stoppedBy reports whether a container whose state reads running and
+// finishedAt (the engine's RFC 3339 time) had stopped by t. The engine
+// runs on this host, so its clock is the agent's.
+func stoppedBy(running bool, finishedAt string, t time.Time) bool {
+	if running {
+		return false
+	}
+	f, err := time.Parse(time.RFC3339Nano, finishedAt)
+	if err != nil || f.IsZero() || f.Year() < 2000 {
+		return false
+	}
+	return !f.After(t)
 }
 
 // PortForward dials 127.0.0.1:port (then [::1]:port) inside the sandbox's

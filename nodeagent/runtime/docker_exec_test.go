@@ -42,3 +42,27 @@ func TestReassertSizes(t *testing.T) {
 		t.Error("output not closed after input closed")
 	}
 }
+
+// An attach that streamed nothing was too late only if the container had
+// already stopped when it was made; one that stops quietly later ended a
+// session that simply had no output.
+func TestStoppedBy(t *testing.T) {
+	attached := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name       string
+		running    bool
+		finishedAt string
+		want       bool
+	}{
+		{"still running", true, "0001-01-01T00:00:00Z", false},
+		{"stopped before the attach", false, "2026-11-28T11:59:59.95Z", true},
+		{"stopped as the attach was made", false, "2026-11-28T12:00:00Z", true},
+		{"stopped after the attach", false, "2026-11-28T12:00:00.2Z", false},
+		{"never ran", false, "0001-01-01T00:00:00Z", false},
+		{"unreadable time", false, "yesterday", false},
+	} {
+		if got := stoppedBy(c.running, c.finishedAt, attached); got != c.want {
+			t.Errorf("%s: stoppedBy(%v, %q) = %v, want %v", c.name, c.running, c.finishedAt, got, c.want)
+		}
+	}
+}
