@@ -149,6 +149,24 @@ func (res *resource) objectProto(e *storage.Entry) ([]byte, error) {
 	return m.Marshal()
 }
 
+// objectProtoEnvelope is an entry's object in the served version as a
+// whole protobuf document (magic and envelope), encoded in one buffer. A
+// single object's answer does not go through the entry's cached message
+// (objectProto, which lists use): that would keep a second copy of the
+// object with the entry, and the entry of a write is thrown away after
+// the answer anyway.
+func (res *resource) objectProtoEnvelope(e *storage.Entry) ([]byte, error) {
+	obj, err := res.external(e)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := obj.(sizedMarshaler)
+	if !ok {
+		return nil, fmt.Errorf("%T has no protobuf encoding", obj)
+	}
+	return protoEnvelopeOf(res.t.GroupVersionKind, m)
+}
+
 // entryFor wraps an object just written at rev. When no conversion is
 // involved the entry keeps the object, so answering needs no decode.
 func (res *resource) entryFor(key string, rev int64, raw []byte, stored runtime.Object) *storage.Entry {

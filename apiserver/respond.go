@@ -84,12 +84,12 @@ func (s *Server) writeEntry(w http.ResponseWriter, r *http.Request, res *resourc
 		writeJSONValue(w, code, f.mediaType, pm)
 	default:
 		if f.mediaType == mediaProtobuf {
-			b, err := res.objectProto(e)
+			b, err := res.objectProtoEnvelope(e)
 			if err != nil {
 				s.writeError(w, r, err, res.gr(), "")
 				return
 			}
-			writeRaw(w, code, mediaProtobuf, protoEnvelope(res.t.GroupVersionKind, b))
+			writeRaw(w, code, mediaProtobuf, b)
 			return
 		}
 		b, err := res.objectJSON(e)
@@ -127,6 +127,42 @@ func protoEnvelope(gvk schema.GroupVersionKind, msg []byte) []byte {
 		return append(append(make([]byte, 0, len(protoMagic)+len(b)), protoMagic...), b...)
 	}
 	return out
+}
+
+// sizedMarshaler is the protobuf encoding the generated Kubernetes types
+// have: their size, and a marshal into a buffer of that size.
+type sizedMarshaler interface {
+	Size() int
+	MarshalToSizedBuffer([]byte) (int, error)
+}
+
+// protoEnvelopeOf is protoEnvelope(gvk, m.Marshal()) in one buffer: the
+// message is marshalled in place inside the envelope instead of into a
+// buffer of its own and copied.
+func protoEnvelopeOf(gvk schema.GroupVersionKind, m sizedMarshaler) ([]byte, error) {
+	// runtime.Unknown's fields in order: 1 TypeMeta, 2 Raw (the message),
+	// 3 ContentEncoding and 4 ContentType (both empty, written anyway, as
+	// its generated code does).
+	tm := runtime.TypeMeta{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind}
+	tmSize, msgSize := tm.Size(), m.Size()
+	out := make([]byte, len(protoMagic)+1+varintLen(tmSize)+tmSize+1+varintLen(msgSize)+msgSize+4)
+	i := copy(out, protoMagic)
+	out[i] = 1<<3 | 2
+	i++
+	i += binary.PutUvarint(out[i:], uint64(tmSize))
+	if _, err := tm.MarshalToSizedBuffer(out[i : i+tmSize]); err != nil {
+		return nil, err
+	}
+	i += tmSize
+	out[i] = 2<<3 | 2
+	i++
+	i += binary.PutUvarint(out[i:], uint64(msgSize))
+	if _, err := m.MarshalToSizedBuffer(out[i : i+msgSize]); err != nil {
+		return nil, err
+	}
+	i += msgSize
+	copy(out[i:], []byte{3<<3 | 2, 0, 4<<3 | 2, 0})
+	return out, nil
 }
 
 // protoList encodes a list message: its ListMeta (field 1) and its items

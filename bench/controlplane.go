@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/metrics"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,10 +63,12 @@ func unthrottled(cfg *rest.Config) *rest.Config {
 }
 
 // measured is one timed run: operations per second, and the CPU the
-// whole process (servers, etcd and clients alike) spent per operation.
+// whole process (servers, etcd and clients alike) spent and the bytes it
+// allocated per operation.
 type measured struct {
-	perSec   float64
-	cpuPerOp time.Duration
+	perSec     float64
+	cpuPerOp   time.Duration
+	allocPerOp float64
 }
 
 // rate runs op from conc goroutines for d.
@@ -73,7 +76,7 @@ func rate(conc int, d time.Duration, op func(worker, i int) error) (measured, er
 	var n atomic.Int64
 	var firstErr atomic.Value
 	deadline := time.Now().Add(d)
-	cpu0 := processCPU()
+	cpu0, alloc0 := processCPU(), heapAllocated()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for w := 0; w < conc; w++ {
@@ -93,8 +96,19 @@ func rate(conc int, d time.Duration, op func(worker, i int) error) (measured, er
 	if err, ok := firstErr.Load().(error); ok {
 		return measured{}, err
 	}
-	elapsed, cpu := time.Since(start), processCPU()-cpu0
-	return measured{perSec: float64(n.Load()) / elapsed.Seconds(), cpuPerOp: cpu / time.Duration(max(n.Load(), 1))}, nil
+	elapsed, cpu, alloc := time.Since(start), processCPU()-cpu0, heapAllocated()-alloc0
+	ops := max(n.Load(), 1)
+	return measured{perSec: float64(n.Load()) / elapsed.Seconds(), cpuPerOp: cpu / time.Duration(ops), allocPerOp: float64(alloc) / float64(ops)}, nil
+}
+
+// heapAllocated is the bytes the process has allocated on the heap so far.
+func heapAllocated() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
 
 // processCPU is the user and system CPU time the process has used.
@@ -112,6 +126,7 @@ func meanRate(ms []measured) measured {
 	for _, m := range ms {
 		out.perSec += m.perSec / float64(len(ms))
 		out.cpuPerOp += m.cpuPerOp / time.Duration(len(ms))
+		out.allocPerOp += m.allocPerOp / float64(len(ms))
 	}
 	return out
 }
@@ -240,7 +255,8 @@ func benchCreates(e *env) ([]Result, error) {
 			Scenario: "controlplane/creates", Metric: metric + ", vs the transport floor",
 			Unit: "/s", Ours: a, Baseline: f, BaselineName: "client-go to an HTTPS handler doing only the etcd transaction", Ratio: a / f,
 			Target: "ratio ≥ 0.8", Met: a/f >= 0.8,
-			Note: fmt.Sprintf("process CPU per operation (client included): API create %.0f µs, floor create %.0f µs, raw put %.0f µs", us(am.cpuPerOp), us(fm.cpuPerOp), us(bm.cpuPerOp)),
+			Note: fmt.Sprintf("process CPU per operation (client included): API create %.0f µs, floor create %.0f µs, raw put %.0f µs; heap allocated per operation: %.1f KiB, %.1f KiB, %.1f KiB",
+				us(am.cpuPerOp), us(fm.cpuPerOp), us(bm.cpuPerOp), am.allocPerOp/1024, fm.allocPerOp/1024, bm.allocPerOp/1024),
 		})
 	}
 	return out, nil
