@@ -147,22 +147,27 @@ func protoEnvelopeOf(gvk schema.GroupVersionKind, m sizedMarshaler) ([]byte, err
 	tmSize, msgSize := tm.Size(), m.Size()
 	out := make([]byte, len(protoMagic)+1+varintLen(tmSize)+tmSize+1+varintLen(msgSize)+msgSize+4)
 	i := copy(out, protoMagic)
-	out[i] = 1<<3 | 2
-	i++
-	i += binary.PutUvarint(out[i:], uint64(tmSize))
-	if _, err := tm.MarshalToSizedBuffer(out[i : i+tmSize]); err != nil {
+	i, err := putMessageField(out, i, 1, &tm, tmSize)
+	if err != nil {
 		return nil, err
 	}
-	i += tmSize
-	out[i] = 2<<3 | 2
-	i++
-	i += binary.PutUvarint(out[i:], uint64(msgSize))
-	if _, err := m.MarshalToSizedBuffer(out[i : i+msgSize]); err != nil {
+	if i, err = putMessageField(out, i, 2, m, msgSize); err != nil {
 		return nil, err
 	}
-	i += msgSize
 	copy(out[i:], []byte{3<<3 | 2, 0, 4<<3 | 2, 0})
 	return out, nil
+}
+
+// putMessageField writes field number field holding m (of size bytes) at
+// out[i:] and returns where it ends.
+func putMessageField(out []byte, i int, field byte, m sizedMarshaler, size int) (int, error) {
+	out[i] = field<<3 | 2
+	i++
+	i += binary.PutUvarint(out[i:], uint64(size))
+	if _, err := m.MarshalToSizedBuffer(out[i : i+size]); err != nil {
+		return 0, err
+	}
+	return i + size, nil
 }
 
 // protoList encodes a list message: its ListMeta (field 1) and its items
