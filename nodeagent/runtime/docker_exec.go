@@ -159,10 +159,9 @@ func (d *Docker) Attach(ctx context.Context, id string, opts AttachOptions) erro
 // log holds output.
 //
 // The engine attaches to a stopped container without complaint and
-// streams nothing, and so it does to one whose process has exited but
-// whose state it has not updated yet. A container that stopped between the
-// inspect in Attach and the attach looked like a session that succeeded
-// without output: kubectl run -i --rm printed nothing and exited 0. Refused
+// streams nothing, so a container that stopped between the inspect in
+// Attach and the attach looked like a session that succeeded without
+// output: kubectl run -i --rm printed nothing and exited 0. Refused
 // as the kubelet refuses an attach to a stopped container, kubectl falls
 // back to the container's logs, which hold everything. A container that
 // stops quietly after the attach was made still ends it with success.
