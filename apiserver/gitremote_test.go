@@ -401,16 +401,7 @@ func TestGitRemoteAuthentication(t *testing.T) {
 	// an empty 200 and changes nothing.
 	post := func(ctype, body string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest("POST", a.run.URL+"/git/default/shop.git/git-receive-pack", strings.NewReader(body))
-		req.Header.Set("Content-Type", ctype)
-		bearer(a.run.AdminToken)(req)
-		resp, err := a.client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return gitPost(t, a, a.run.URL+"/git/default/shop.git/git-receive-pack", ctype, body, false)
 	}
 	if code, body := post("text/plain", "0000"); code != http.StatusUnsupportedMediaType || !strings.Contains(body, `git sends "application/x-git-receive-pack-request"`) {
 		t.Errorf("wrong Content-Type: %d %q", code, body)
@@ -439,6 +430,33 @@ func TestGitRemoteAuthentication(t *testing.T) {
 	}
 }
 
+// gitPost POSTs body (gzipped if gz) to a git service URL with the admin
+// token and returns the status and the answer.
+func gitPost(t *testing.T, a *testAPI, url, contentType, body string, gz bool) (int, string) {
+	t.Helper()
+	var rd io.Reader = strings.NewReader(body)
+	if gz {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		_, _ = zw.Write([]byte(body))
+		zw.Close()
+		rd = &buf
+	}
+	req, _ := http.NewRequest("POST", url, rd)
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Authorization", "Bearer "+a.run.AdminToken)
+	if gz {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 // pkt encodes pkt-lines; "" is a flush.
 func pkt(lines ...string) string {
 	var b strings.Builder
@@ -462,27 +480,7 @@ func TestGitRemoteNegotiation(t *testing.T) {
 	}
 	post := func(body string, gz bool) (int, string) {
 		t.Helper()
-		var rd io.Reader = strings.NewReader(body)
-		if gz {
-			var buf bytes.Buffer
-			zw := gzip.NewWriter(&buf)
-			_, _ = zw.Write([]byte(body))
-			zw.Close()
-			rd = &buf
-		}
-		req, _ := http.NewRequest("POST", gitURL(a, "default", "neg")+"/git-upload-pack", rd)
-		req.Header.Set("Content-Type", "application/x-git-upload-pack-request")
-		req.Header.Set("Authorization", "Bearer "+a.run.AdminToken)
-		if gz {
-			req.Header.Set("Content-Encoding", "gzip")
-		}
-		resp, err := a.client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return gitPost(t, a, gitURL(a, "default", "neg")+"/git-upload-pack", "application/x-git-upload-pack-request", body, gz)
 	}
 	unknown := strings.Repeat("ab", 20)
 	want := "want " + tip.String() + " multi_ack_detailed side-band-64k ofs-delta agent=git/2.39.5\n"
