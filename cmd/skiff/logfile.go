@@ -7,13 +7,13 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/skiff-dev/skiff/plugin/logs"
+	"github.com/skiff-dev/skiff/plugin/datadir"
 )
 
 // LogFileName is the log skiff up and skiff server keep under their data
 // directory, besides writing it to standard error: `kubectl skiff logs`
 // reads it, so the control plane's log outlives the terminal it started in.
-const LogFileName = logs.ServerLogFile
+const LogFileName = datadir.ServerLogFile
 
 // maxLogBytes is when the log rotates: the current file becomes
 // skiff.log.1 (replacing the previous one), so at most twice this is kept.

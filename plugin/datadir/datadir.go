@@ -11,6 +11,13 @@ import (
 // Env names the environment variable that sets the data directory.
 const Env = "SKIFF_DATA_DIR"
 
+// ServerLogFile is the log skiff up and skiff server keep in their data
+// directory besides writing it to standard error (skiff.log.1 is the one
+// before the last rotation): cmd/skiff writes it, kubectl skiff logs reads
+// it. It is named here, in a package with no dependencies of its own, so
+// that the skiff binary need not link the plugin's commands for it.
+const ServerLogFile = "skiff.log"
+
 // Flag is the --data-dir flag of a command.
 type Flag struct{ value string }
 

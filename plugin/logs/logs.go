@@ -31,11 +31,6 @@ const (
 // errors), under its data directory.
 const etcdLog = "etcd.log"
 
-// ServerLogFile is the log skiff up and skiff server keep under their
-// data directory (besides standard error); skiff.log.1 is the previous
-// one after a rotation. cmd/skiff writes it under this name.
-const ServerLogFile = "skiff.log"
-
 // agentLines marks the lines of the agent inside skiff up in its log.
 const agentLines = "component=agent"
 
@@ -167,7 +162,7 @@ func (o *options) file(dir string, args []string) (string, error) {
 		if len(args) > 0 {
 			return "", fmt.Errorf("--component %s takes no NAME (node agents are --component node NAME)", o.component)
 		}
-		p := filepath.Join(dir, ServerLogFile)
+		p := filepath.Join(dir, datadir.ServerLogFile)
 		if _, err := os.Stat(p); err != nil {
 			return "", fmt.Errorf("%w for the %s at %s: skiff up and skiff server keep it in their --data-dir (is %s theirs? set --data-dir)%s",
 				ErrNoLogFile, o.component, p, dir, o.available(dir))
@@ -180,7 +175,7 @@ func (o *options) file(dir string, args []string) (string, error) {
 // available lists the logs kept under dir, for error messages.
 func (o *options) available(dir string) string {
 	var have []string
-	if _, err := os.Stat(filepath.Join(dir, ServerLogFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, datadir.ServerLogFile)); err == nil {
 		have = append(have, "--component server")
 	}
 	if _, err := os.Stat(filepath.Join(dir, etcdLog)); err == nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/skiff-dev/skiff/plugin/datadir"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,7 +163,7 @@ func TestComponents(t *testing.T) {
 		"time=2 level=INFO msg=\"pod started\" component=agent pod=a\n" +
 		"time=3 level=INFO msg=\"leader elected\"\n" +
 		"time=4 level=INFO msg=\"pod started\" component=agent pod=b\n"
-	if err := os.WriteFile(filepath.Join(dir, ServerLogFile), []byte(log), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, datadir.ServerLogFile), []byte(log), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
