@@ -105,27 +105,14 @@ func (w *objectWatcher) watched() int {
 // watch runs one object's informer until ctx ends. client-go's reflector
 // relists after a 410 and backs off on errors.
 func (w *objectWatcher) watch(ctx context.Context, ref objectRef) {
-	selector := fields.OneTermEqualSelector("metadata.name", ref.name).String()
-	only := func(o metav1.ListOptions) metav1.ListOptions { o.FieldSelector = selector; return o }
-	obj := apiruntime.Object(&corev1.ConfigMap{})
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (apiruntime.Object, error) {
-			return w.client.CoreV1().ConfigMaps(ref.namespace).List(ctx, only(o))
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return w.client.CoreV1().ConfigMaps(ref.namespace).Watch(ctx, only(o))
-		},
-	}
+	var obj apiruntime.Object
+	var lw *cache.ListWatch
 	if ref.secret {
-		obj = &corev1.Secret{}
-		lw = &cache.ListWatch{
-			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (apiruntime.Object, error) {
-				return w.client.CoreV1().Secrets(ref.namespace).List(ctx, only(o))
-			},
-			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				return w.client.CoreV1().Secrets(ref.namespace).Watch(ctx, only(o))
-			},
-		}
+		secrets := w.client.CoreV1().Secrets(ref.namespace)
+		obj, lw = &corev1.Secret{}, namedListWatch(ref.name, secrets.List, secrets.Watch)
+	} else {
+		configMaps := w.client.CoreV1().ConfigMaps(ref.namespace)
+		obj, lw = &corev1.ConfigMap{}, namedListWatch(ref.name, configMaps.List, configMaps.Watch)
 	}
 	changed := func(any) { w.onChange(ref) }
 	_, informer := cache.NewInformerWithOptions(cache.InformerOptions{
@@ -160,4 +147,21 @@ func (w *objectWatcher) watch(ctx context.Context, ref objectRef) {
 		},
 	})
 	informer.RunWithContext(ctx)
+}
+
+// namedListWatch lists and watches the one object called name through a
+// typed client's List and Watch.
+func namedListWatch[L apiruntime.Object](name string, list func(context.Context, metav1.ListOptions) (L, error),
+	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error)) *cache.ListWatch {
+	selector := fields.OneTermEqualSelector("metadata.name", name).String()
+	return &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (apiruntime.Object, error) {
+			o.FieldSelector = selector
+			return list(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = selector
+			return watchFn(ctx, o)
+		},
+	}
 }
