@@ -117,7 +117,7 @@ func TestTypeConverterMatchesApimachinery(t *testing.T) {
 			// The update case starts from an object that already has
 			// managedFields, written by another manager.
 			old := c.old.DeepCopyObject()
-			if _, isCreate := emptyObject(old); !isCreate {
+			if !unnamed(old) {
 				old = fmUp.UpdateNoErrors(emptyLike(old), old, "creator")
 			}
 			got, err := fmOurs.Update(old.DeepCopyObject(), c.next.DeepCopyObject(), "editor")
@@ -163,10 +163,10 @@ func emptyLike(obj runtime.Object) runtime.Object {
 	return out
 }
 
-// emptyObject reports whether obj has no name: a create's live object.
-func emptyObject(obj runtime.Object) (metav1.Object, bool) {
+// unnamed reports whether obj has no name: a create's live object.
+func unnamed(obj runtime.Object) bool {
 	m, err := meta.Accessor(obj)
-	return m, err == nil && m.GetName() == ""
+	return err == nil && m.GetName() == ""
 }
 
 func managedWithoutTimes(t *testing.T, obj runtime.Object) []metav1.ManagedFieldsEntry {

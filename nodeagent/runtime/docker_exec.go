@@ -101,7 +101,7 @@ func (d *Docker) Attach(ctx context.Context, id string, opts AttachOptions) erro
 		return fmt.Errorf("attach to %s: %w", id, engineErr(err))
 	}
 	if ci.State == nil || !ci.State.Running {
-		return fmt.Errorf("attach to %s: container is not running", id)
+		return fmt.Errorf("attach to %s: %w", id, errAttachStopped)
 	}
 	tty := ci.Config != nil && ci.Config.Tty
 	hr, err := d.client.ContainerAttach(ctx, id, container.AttachOptions{
@@ -149,10 +149,14 @@ func (d *Docker) Attach(ctx context.Context, id string, opts AttachOptions) erro
 		return fmt.Errorf("attach to %s: stream: %w", id, err)
 	}
 	if n == 0 && d.missedOutput(ctx, id, attached) {
-		return fmt.Errorf("attach to %s: container is not running", id)
+		return fmt.Errorf("attach to %s: %w", id, errAttachStopped)
 	}
 	return nil
 }
+
+// errAttachStopped is an attach to a container that has stopped; its
+// output is in its log. kubectl run -i falls back to the log by itself.
+var errAttachStopped = errors.New("container is not running: its output is in kubectl logs")
 
 // missedOutput reports whether an attach that streamed nothing came too
 // late: the container had stopped by the time the attach was made, and its
