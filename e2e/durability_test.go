@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"testing"
@@ -19,6 +20,8 @@ import (
 func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 	s := startServer(t)
 	const writers, rounds = 50, 20
+	// killAfterAcks writes must be acknowledged in a round before the kill.
+	const killAfterAcks = 100
 	type ack struct {
 		name string
 		rv   int64
@@ -29,8 +32,20 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 	for round := 0; round < rounds; round++ {
 		cs := clientset(t, s)
 		ctx, cancel := context.WithCancel(context.Background())
-		var mu sync.Mutex
-		var roundAcks []ack
+		var (
+			mu        sync.Mutex
+			roundAcks []ack
+			killed    bool
+			earlyErr  error // a write that failed before the kill
+			flowing   = make(chan struct{})
+			signalled bool
+		)
+		signalFlowing := func() { // with mu held
+			if !signalled {
+				signalled = true
+				close(flowing)
+			}
+		}
 		var wg sync.WaitGroup
 		for w := 0; w < writers; w++ {
 			wg.Add(1)
@@ -41,23 +56,46 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 					data := fmt.Sprintf("%d/%d/%d", round, w, i)
 					cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string]string{"v": data}}
 					out, err := cs.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{})
+					mu.Lock()
 					if err != nil {
-						return // the server is gone; unacknowledged writes may or may not be there
+						// After the kill, unacknowledged writes may or may
+						// not be there; before it, a failure is a bug.
+						if !killed && earlyErr == nil {
+							earlyErr = fmt.Errorf("create %s before the kill: %w", name, err)
+							signalFlowing()
+						}
+						mu.Unlock()
+						return
 					}
 					rv, _ := strconv.ParseInt(out.ResourceVersion, 10, 64)
-					mu.Lock()
 					roundAcks = append(roundAcks, ack{name, rv, data})
+					if len(roundAcks) >= killAfterAcks {
+						signalFlowing()
+					}
 					mu.Unlock()
 				}
 			}(w)
 		}
-		// Let writes flow, then pull the plug.
-		time.Sleep(150 * time.Millisecond)
+		// Pull the plug once writes are flowing from many writers, not
+		// after a fixed time: on a loaded machine the first answers can
+		// take longer than any fixed wait (a kill before the first ack
+		// tests nothing). The short extra wait varies where in the
+		// flow the kill lands.
+		select {
+		case <-flowing:
+		case <-time.After(60 * time.Second):
+			cancel()
+			t.Fatalf("round %d: fewer than %d writes acknowledged in 60 s", round, killAfterAcks)
+		}
+		time.Sleep(time.Duration(rand.IntN(50)) * time.Millisecond)
+		mu.Lock()
+		killed = true
+		mu.Unlock()
 		s.Kill()
 		cancel()
 		wg.Wait()
-		if len(roundAcks) == 0 {
-			t.Fatalf("round %d: no write was acknowledged before the kill", round)
+		if earlyErr != nil {
+			t.Fatalf("round %d: %v", round, earlyErr)
 		}
 		for _, a := range roundAcks {
 			if a.rv <= 0 {
