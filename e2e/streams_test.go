@@ -174,6 +174,22 @@ func TestStreamsKubectl(t *testing.T) {
 				}
 			})
 
+			t.Run("run -i keeps what was written before the attach", func(t *testing.T) {
+				// kubectl run -i attaches once the pod is running and
+				// ready; the readiness probe passes only after the first
+				// line is written, so that line always precedes the
+				// attach. The engine's attach streams only later output:
+				// the line was lost while kubectl exited 0 (in CI, the
+				// whole output of a quick wget was).
+				name := "early-" + v
+				overrides := fmt.Sprintf(`{"spec":{"containers":[{"name":%q,"readinessProbe":{"exec":{"command":["cat","/tmp/ready"]},"initialDelaySeconds":1,"periodSeconds":1}}]}}`, name)
+				out, errOut, code := k.runIn("", "run", name, "--rm", "-i", "--restart=Never", "--image="+img, "--override-type=strategic", "--overrides="+overrides, "--",
+					"sh", "-c", "echo early; echo err >&2; touch /tmp/ready; sleep 3; echo late")
+				if code != 0 || !strings.Contains(out, "early\nlate\n") || !strings.Contains(errOut, "err\n") {
+					t.Errorf("run -i: code %d, stdout %q, stderr %q; want early, late and err", code, out, errOut)
+				}
+			})
+
 			t.Run("cp", func(t *testing.T) {
 				dir := t.TempDir()
 				content := make([]byte, 256<<10)

@@ -46,6 +46,10 @@ type Docker struct {
 	// wasteful and the binary of a running agent does not change.
 	pauseMu  sync.Mutex
 	pauseRef string
+
+	// sessionsAttached holds the IDs of containers attached to once
+	// (see firstSessionAttach); RemoveContainer forgets them.
+	sessionsAttached sync.Map
 }
 
 var _ Runtime = (*Docker)(nil)

@@ -293,6 +293,7 @@ func (d *Docker) RemoveContainer(ctx context.Context, id string) error {
 	if err := d.client.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
 		return fmt.Errorf("remove container %s: %w", id, engineErr(err))
 	}
+	d.sessionsAttached.Delete(id)
 	return nil
 }
 

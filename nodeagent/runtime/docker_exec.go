@@ -104,11 +104,18 @@ func (d *Docker) Attach(ctx context.Context, id string, opts AttachOptions) erro
 		return fmt.Errorf("attach to %s: %w", id, errAttachStopped)
 	}
 	tty := ci.Config != nil && ci.Config.Tty
+	// The first attach to a container made for an interactive session
+	// (stdin and stdinOnce: kubectl run -i) reads the output from the
+	// container's log, from its start: see firstSessionAttach.
+	fromLog := ci.Config != nil && ci.Config.OpenStdin && ci.Config.StdinOnce && d.firstSessionAttach(ci.ID)
+	if fromLog && opts.Stdin == nil && opts.Resize == nil {
+		return d.followSessionLog(ctx, id, tty, orDiscard(opts.Stdout), orDiscard(opts.Stderr))
+	}
 	hr, err := d.client.ContainerAttach(ctx, id, container.AttachOptions{
 		Stream: true,
 		Stdin:  opts.Stdin != nil,
-		Stdout: opts.Stdout != nil,
-		Stderr: opts.Stderr != nil && !tty,
+		Stdout: opts.Stdout != nil && !fromLog,
+		Stderr: opts.Stderr != nil && !tty && !fromLog,
 	})
 	if err != nil {
 		return fmt.Errorf("attach to %s: %w", id, engineErr(err))
@@ -136,6 +143,9 @@ func (d *Docker) Attach(ctx context.Context, id string, opts AttachOptions) erro
 		}()
 	}
 	stdout, stderr := orDiscard(opts.Stdout), orDiscard(opts.Stderr)
+	if fromLog {
+		return d.followSessionLog(ctx, id, tty, stdout, stderr)
+	}
 	var n int64
 	if tty {
 		n, err = io.Copy(stdout, hr.Reader)
@@ -150,6 +160,53 @@ func (d *Docker) Attach(ctx context.Context, id string, opts AttachOptions) erro
 	}
 	if n == 0 && d.missedOutput(ctx, id, attached) {
 		return fmt.Errorf("attach to %s: %w", id, errAttachStopped)
+	}
+	return nil
+}
+
+// firstSessionAttach reports whether this is the agent's first attach to
+// container id, and records that it has been made.
+//
+// A container with stdin and stdinOnce exists for one attached session
+// (kubectl run -i, -it): kubectl creates the pod, waits for it to run,
+// then attaches. The engine's attach streams only what is written after
+// it, so whatever the container wrote in between was lost: the shell's
+// first prompt (kubectl's "If you don't see a command prompt, try
+// pressing enter") or, for a quick command, all of its output, while
+// kubectl reported success. docker run -i attaches before the start and
+// loses nothing; that is what users expect of kubectl run -i too. So the
+// first attach follows the container's log from its start, which holds
+// every byte in order; later attaches (kubectl attach to the same pod)
+// see only new output, as on any cluster. The record is in memory: after
+// an agent restart the next attach replays the log again.
+func (d *Docker) firstSessionAttach(id string) bool {
+	_, attached := d.sessionsAttached.LoadOrStore(id, struct{}{})
+	return !attached
+}
+
+// followSessionLog copies the container's log from its start to stdout
+// and stderr, following it until the container stops or ctx ends. The
+// engine's json-file log follows without gaps or repeats, unlike an
+// attach with its logs option, which replays the log and only then starts
+// streaming.
+func (d *Docker) followSessionLog(ctx context.Context, id string, tty bool, stdout, stderr io.Writer) error {
+	rc, err := d.client.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true})
+	if err != nil {
+		return fmt.Errorf("attach to %s: log: %w", id, engineErr(err))
+	}
+	defer rc.Close()
+	stop := context.AfterFunc(ctx, func() { rc.Close() })
+	defer stop()
+	if tty {
+		_, err = io.Copy(stdout, rc)
+	} else {
+		_, err = stdcopy.StdCopy(stdout, stderr, rc)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("attach to %s: %w", id, ctx.Err())
+	}
+	if err != nil {
+		return fmt.Errorf("attach to %s: log: %w", id, err)
 	}
 	return nil
 }
