@@ -227,7 +227,19 @@ func TestInformerSeesEveryChangeAcrossRestartAndCompaction(t *testing.T) {
 	del(t, cs, ns, "cm3")
 	create(t, cs, ns, "cm5", "d")
 	update(t, cs, ns, "cm0", "d")
-	time.Sleep(4500 * time.Millisecond) // two compaction intervals and then some
+	// Wait until the informer's last resourceVersion is compacted away,
+	// as a list at exactly that revision shows (compaction runs every
+	// 2 s, later on a loaded machine).
+	_, seen := log.snapshot()
+	lastSeen := strconv.FormatInt(seen[len(seen)-1], 10)
+	eventually(t, 60*time.Second, func() error {
+		_, err := cs.CoreV1().ConfigMaps(ns).List(context.Background(),
+			metav1.ListOptions{ResourceVersion: lastSeen, ResourceVersionMatch: metav1.ResourceVersionMatchExact})
+		if !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
+			return fmt.Errorf("list at the informer's resourceVersion %s: %v, want 410 once compacted", lastSeen, err)
+		}
+		return nil
+	})
 	gate.release()
 	want = append(want, "UPDATE cm0 d", "UPDATE cm1 c", "UPDATE cm2 d", "DELETE cm3 b", "ADD cm5 d")
 	eventually(t, 10*time.Second, func() error {
