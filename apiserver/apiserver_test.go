@@ -68,7 +68,10 @@ func TestProtoListDecodesAsAList(t *testing.T) {
 		}
 		items = append(items, b)
 	}
-	body := protoEnvelope(corev1.SchemeGroupVersion.WithKind("ConfigMapList"), protoList(&metav1.ListMeta{ResourceVersion: "9", Continue: "c"}, items))
+	body, err := protoEnvelopeOf(corev1.SchemeGroupVersion.WithKind("ConfigMapList"), rawMessage(protoList(&metav1.ListMeta{ResourceVersion: "9", Continue: "c"}, items)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := protobuf.NewSerializer(reg.Scheme(), reg.Scheme())
 	obj, gvk, err := s.Decode(body, nil, nil)
 	if err != nil {

@@ -112,23 +112,6 @@ func writeRaw(w http.ResponseWriter, code int, contentType string, body []byte) 
 // protoMagic starts every Kubernetes protobuf document.
 var protoMagic = []byte{0x6b, 0x38, 0x73, 0x00}
 
-// protoEnvelope wraps a bare message in the runtime.Unknown envelope that
-// names its kind, as Kubernetes's protobuf serializer does.
-func protoEnvelope(gvk schema.GroupVersionKind, msg []byte) []byte {
-	unk := runtime.Unknown{TypeMeta: runtime.TypeMeta{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind}, Raw: msg}
-	// One buffer for magic and envelope: the envelope is marshalled in
-	// place behind the magic rather than into a buffer of its own and
-	// copied (a response's worth of garbage per request).
-	out := make([]byte, len(protoMagic)+unk.Size())
-	copy(out, protoMagic)
-	if _, err := unk.MarshalToSizedBuffer(out[len(protoMagic):]); err != nil {
-		// Unreachable: the buffer has the size Size computed.
-		b, _ := unk.Marshal()
-		return append(append(make([]byte, 0, len(protoMagic)+len(b)), protoMagic...), b...)
-	}
-	return out
-}
-
 // sizedMarshaler is the protobuf encoding the generated Kubernetes types
 // have: their size, and a marshal into a buffer of that size.
 type sizedMarshaler interface {
@@ -136,9 +119,18 @@ type sizedMarshaler interface {
 	MarshalToSizedBuffer([]byte) (int, error)
 }
 
-// protoEnvelopeOf is protoEnvelope(gvk, m.Marshal()) in one buffer: the
-// message is marshalled in place inside the envelope instead of into a
-// buffer of its own and copied.
+// rawMessage is an already encoded message, for protoEnvelopeOf.
+type rawMessage []byte
+
+func (m rawMessage) Size() int { return len(m) }
+
+func (m rawMessage) MarshalToSizedBuffer(b []byte) (int, error) { return copy(b, m), nil }
+
+// protoEnvelopeOf is a whole protobuf document, as Kubernetes's protobuf
+// serializer writes it: the magic, then the runtime.Unknown envelope that
+// names the kind, holding the message m. It is encoded in one buffer, m
+// marshalled in place, instead of marshalling m, then the envelope around
+// a copy of it, then copying both behind the magic.
 func protoEnvelopeOf(gvk schema.GroupVersionKind, m sizedMarshaler) ([]byte, error) {
 	// runtime.Unknown's fields in order: 1 TypeMeta, 2 Raw (the message),
 	// 3 ContentEncoding and 4 ContentType (both empty, written anyway, as
@@ -207,9 +199,9 @@ func (s *Server) writeObject(w http.ResponseWriter, r *http.Request, code int, o
 		f = outputFormat{mediaType: mediaJSON}
 	}
 	if f.mediaType == mediaProtobuf {
-		if m, ok := obj.(interface{ Marshal() ([]byte, error) }); ok {
-			if b, err := m.Marshal(); err == nil {
-				writeRaw(w, code, mediaProtobuf, protoEnvelope(obj.GetObjectKind().GroupVersionKind(), b))
+		if m, ok := obj.(sizedMarshaler); ok {
+			if b, err := protoEnvelopeOf(obj.GetObjectKind().GroupVersionKind(), m); err == nil {
+				writeRaw(w, code, mediaProtobuf, b)
 				return
 			}
 		}
@@ -295,7 +287,12 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, res *resource
 			}
 			items[i] = b
 		}
-		writeRaw(w, http.StatusOK, mediaProtobuf, protoEnvelope(gvk.GroupVersion().WithKind(gvk.Kind+"List"), protoList(&lm, items)))
+		b, err := protoEnvelopeOf(gvk.GroupVersion().WithKind(gvk.Kind+"List"), rawMessage(protoList(&lm, items)))
+		if err != nil {
+			s.writeError(w, r, err, res.gr(), "")
+			return
+		}
+		writeRaw(w, http.StatusOK, mediaProtobuf, b)
 		return
 	}
 	head, _ := json.Marshal(struct {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/skiff-dev/skiff/plugin/datadir"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/skiff-dev/skiff/plugin/datadir"
 	"github.com/skiff-dev/skiff/plugin/nodes"
 )
 
