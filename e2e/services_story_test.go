@@ -56,9 +56,12 @@ func TestServicesUserStory(t *testing.T) {
 func servicesStory(t *testing.T, k *kubectl, cs *kubernetes.Clientset, clusterID, node, img, name string) {
 	ctx := context.Background()
 	// busybox httpd serves files; each pod writes its hostname (the pod's
-	// name) as the index, so an answer names the pod that gave it.
+	// name) as the index, so an answer names the pod that gave it. The
+	// shell stays PID 1 and exits on SIGTERM, as a real server does:
+	// httpd as PID 1 would ignore SIGTERM and each scale-down would wait
+	// out the 30 s grace period for the SIGKILL.
 	kubectlOK(t, k, "create", "deployment", name, "--image="+img, "--replicas=3", "--",
-		"sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www")
+		"sh", "-c", "mkdir -p /www && hostname > /www/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait")
 	kubectlOK(t, k, "expose", "deploy/"+name, "--port=80", "--target-port=8080", "--type=NodePort")
 	kubectlOK(t, k, "rollout", "status", "deploy/"+name, "--timeout=180s")
 
@@ -119,11 +122,9 @@ func servicesStory(t *testing.T, k *kubectl, cs *kubernetes.Clientset, clusterID
 			}
 			// Until the pods are gone their endpoints are serving and
 			// terminating, and the proxy still sends new connections
-			// to them, as kube-proxy does. busybox httpd runs as PID 1
-			// and ignores SIGTERM, so that lasts the 30 s grace period
-			// and ends with a SIGKILL; a connection the dying listener
-			// had accepted is reset then. That is the old endpoint, not
-			// the empty Service: wait on.
+			// to them, as kube-proxy does; a connection the dying
+			// listener had accepted is reset as its process exits.
+			// That is the old endpoint, not the empty Service: wait on.
 			if errors.Is(err, syscall.ECONNRESET) {
 				return fmt.Errorf("NodePort reached a pod as it was killed: %v", err)
 			}
