@@ -328,6 +328,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, apierrors.NewUnauthorized("Unauthorized"), schema.GroupResource{}, "")
 			return
 		}
+		if err := refuseImpersonation(user, r.Header); err != nil {
+			s.writeError(w, r, err, schema.GroupResource{}, "")
+			return
+		}
 	}
 	switch p := r.URL.Path; {
 	case p == "/cacerts" && s.cfg.Credentials != nil:
