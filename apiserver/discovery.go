@@ -85,7 +85,7 @@ func newDiscovery(reg *manifests.Registry) *discovery {
 		for _, t := range byGV[gv] {
 			list.APIResources = append(list.APIResources, metav1.APIResource{
 				Name: t.Resource, SingularName: t.Singular, Namespaced: t.Namespaced, Kind: t.GroupVersionKind.Kind,
-				Verbs: manifests.CRUDVerbs(), ShortNames: t.ShortNames, Categories: t.Categories,
+				Verbs: t.ServedVerbs(), ShortNames: t.ShortNames, Categories: t.Categories,
 			})
 			for _, sub := range t.Subresources {
 				list.APIResources = append(list.APIResources, metav1.APIResource{
@@ -116,7 +116,7 @@ func aggregatedResources(types []*manifests.Type) []apidiscoveryv2.APIResourceDi
 			ResponseKind:     &metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind},
 			Scope:            scope,
 			SingularResource: t.Singular,
-			Verbs:            manifests.CRUDVerbs(),
+			Verbs:            t.ServedVerbs(),
 			ShortNames:       t.ShortNames,
 			Categories:       t.Categories,
 		}

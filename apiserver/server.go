@@ -157,7 +157,7 @@ func New(cfg Config) (*Server, error) {
 	})
 	// Stored types first, so converted views can share their caches.
 	for _, t := range cfg.Registry.Types() {
-		if t.Storage != nil {
+		if t.Storage != nil || !t.Stored() {
 			continue
 		}
 		res := &resource{s: s, t: t, stored: t, fields: selectableFields(t.GroupVersionKind), printer: tables.For(t.GroupVersionKind),
@@ -372,6 +372,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.writeError(w, r, err, schema.GroupResource{}, "")
+		return
+	}
+	if !info.typ.Stored() {
+		// The self reviews (kubectl auth can-i, auth whoami).
+		s.serveReview(w, r, info, user)
 		return
 	}
 	if info.isStream() {

@@ -184,13 +184,12 @@ func agentStreamURL(base *url.URL, sr streamRequest, pod *corev1.Pod, container 
 	return &u
 }
 
-// authorizeStream allows streams to cluster administrators only. Node
-// agents hold the other credential, and as with the Node authorizer, a
-// node may not open a shell in the pods of the cluster. The verb is
-// "create", which kube-apiserver requires for these subresources whether
-// the upgrade is a SPDY POST or a WebSocket GET.
+// authorizeStream allows streams to cluster administrators only
+// (authorize.go). The verb is "create", which kube-apiserver requires for
+// these subresources whether the upgrade is a SPDY POST or a WebSocket
+// GET.
 func authorizeStream(u User, info *requestInfo) error {
-	if slices.Contains(u.Groups, "system:masters") {
+	if ok, _ := authorize(u, access{verb: "create", resource: "pods", subresource: info.subresource, namespace: info.namespace, name: info.name}); ok {
 		return nil
 	}
 	return apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, info.name,

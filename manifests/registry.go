@@ -5,6 +5,8 @@ import (
 	"sort"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -45,6 +47,11 @@ type Type struct {
 	// AllowCreateOnUpdate lets PUT create a missing object, as Kubernetes
 	// does for Leases, Events and Endpoints.
 	AllowCreateOnUpdate bool
+	// Verbs are the verbs a resource that is not stored serves: the
+	// self reviews take only create, which answers the question the
+	// object asks and keeps nothing. Nil for a stored resource, which
+	// serves every CRUD verb.
+	Verbs []string
 
 	// New returns an empty object; NewList an empty list.
 	New     func() runtime.Object
@@ -63,6 +70,18 @@ type Subresource struct {
 	// Kind is what the subresource takes and returns.
 	Kind  schema.GroupVersionKind
 	Verbs []string
+}
+
+// Stored reports whether objects of the type are kept in etcd (every
+// type but the self reviews).
+func (t *Type) Stored() bool { return t.Verbs == nil }
+
+// ServedVerbs are the verbs the resource serves.
+func (t *Type) ServedVerbs() []string {
+	if t.Verbs != nil {
+		return append([]string(nil), t.Verbs...)
+	}
+	return CRUDVerbs()
 }
 
 // GroupResource returns the type's group and plural resource.
@@ -147,7 +166,11 @@ var (
 	scaleKind        = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
 	readOnlyStreamed = []string{"get"}
 	streamVerbs      = []string{"create", "get"}
+	reviewVerbs      = []string{"create"}
 )
+
+// noDefaults is the defaulting of types kube-apiserver does not default.
+func noDefaults(runtime.Object) {}
 
 // CRUDVerbs are the verbs every top-level resource supports.
 func CRUDVerbs() []string { return append([]string(nil), crudVerbs...) }
@@ -361,6 +384,30 @@ func NewRegistry() (*Registry, error) {
 			NewList:      func() runtime.Object { return &networkingv1.IngressList{} },
 			Default:      typedDefault(defaults.Ingress),
 			Validate:     typed(validation.ValidateIngress), ValidateUpdate: typedUpdate(validation.ValidateIngressUpdate),
+		},
+		// The self reviews: `kubectl auth can-i` (and k9s, Lens, Helm
+		// charts' checks), `auth can-i --list` and `auth whoami` ask
+		// the server what the caller may do and who it is.
+		{
+			GroupVersionKind: authorizationv1.SchemeGroupVersion.WithKind("SelfSubjectAccessReview"), Resource: "selfsubjectaccessreviews", Singular: "selfsubjectaccessreview",
+			Verbs:    reviewVerbs,
+			New:      func() runtime.Object { return &authorizationv1.SelfSubjectAccessReview{} },
+			Default:  noDefaults,
+			Validate: typed(validation.ValidateSelfSubjectAccessReview),
+		},
+		{
+			GroupVersionKind: authorizationv1.SchemeGroupVersion.WithKind("SelfSubjectRulesReview"), Resource: "selfsubjectrulesreviews", Singular: "selfsubjectrulesreview",
+			Verbs:    reviewVerbs,
+			New:      func() runtime.Object { return &authorizationv1.SelfSubjectRulesReview{} },
+			Default:  noDefaults,
+			Validate: typed(validation.ValidateSelfSubjectRulesReview),
+		},
+		{
+			GroupVersionKind: authenticationv1.SchemeGroupVersion.WithKind("SelfSubjectReview"), Resource: "selfsubjectreviews", Singular: "selfsubjectreview",
+			Verbs:    reviewVerbs,
+			New:      func() runtime.Object { return &authenticationv1.SelfSubjectReview{} },
+			Default:  noDefaults,
+			Validate: typed(validation.ValidateSelfSubjectReview),
 		},
 		// Flux's objects, served as their CRDs define them.
 		{

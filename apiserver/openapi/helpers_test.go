@@ -66,6 +66,18 @@ func serve(t *testing.T, d *Documents) (*discovery.DiscoveryClient, *requestLog,
 	return dc, log, srv
 }
 
+// storedKinds lists the kinds the registry stores: those with list,
+// patch and field validation (the self reviews only take a create).
+func storedKinds(reg *manifests.Registry) []schema.GroupVersionKind {
+	var kinds []schema.GroupVersionKind
+	for _, t := range reg.Types() {
+		if t.Stored() {
+			kinds = append(kinds, t.GroupVersionKind)
+		}
+	}
+	return kinds
+}
+
 // servedKinds lists every kind the registry serves, with the kinds its
 // subresources take.
 func servedKinds(reg *manifests.Registry) (kinds, subresourceKinds []schema.GroupVersionKind) {

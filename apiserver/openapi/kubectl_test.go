@@ -45,8 +45,7 @@ func TestKubectlFindsFieldValidationForEveryKind(t *testing.T) {
 	// kubectl 1.27 and 1.28 read the protobuf /openapi/v2 document.
 	v2 := resource.NewQueryParamVerifier(noCRDs(), dc, resource.QueryParamFieldValidation)
 
-	kinds, _ := servedKinds(reg)
-	for _, gvk := range kinds {
+	for _, gvk := range storedKinds(reg) {
 		if err := v3.HasSupport(gvk); err != nil {
 			t.Errorf("v3: %v", err)
 		}
@@ -144,8 +143,8 @@ func TestEveryPatchOperation(t *testing.T) {
 			}
 		}
 	}
-	kinds, subKinds := servedKinds(reg)
-	for _, gvk := range append(kinds, subKinds...) {
+	_, subKinds := servedKinds(reg)
+	for _, gvk := range append(storedKinds(reg), subKinds...) {
 		switch gvk.Kind {
 		case "Binding", "PodExecOptions", "PodAttachOptions", "PodPortForwardOptions":
 			continue // pods/binding is create-only; exec, attach, portforward connect-only, as upstream
@@ -186,8 +185,7 @@ func TestV2PatchOperationsConsumeStrategicMerge(t *testing.T) {
 			}
 		}
 	}
-	kinds, _ := servedKinds(reg)
-	for _, gvk := range kinds {
+	for _, gvk := range storedKinds(reg) {
 		if !contains(consumes[gvk], "application/strategic-merge-patch+json") || !contains(consumes[gvk], "application/apply-patch+yaml") {
 			t.Errorf("%s: PATCH consumes %v", gvk, consumes[gvk])
 		}

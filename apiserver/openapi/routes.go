@@ -231,10 +231,6 @@ func resourceRoutes(t *manifests.Type, defOf kindNames) ([]route, error) {
 	if err != nil {
 		return nil, err
 	}
-	listDef, err := defOf(gv.WithKind(kind + "List"))
-	if err != nil {
-		return nil, err
-	}
 	prefix := groupVersionPrefix(gv)
 	idPrefix := groupCamel(gv.Group) + upperFirst(gv.Version)
 	tag := lowerFirst(groupCamel(gv.Group)) + "_" + gv.Version
@@ -253,15 +249,23 @@ func resourceRoutes(t *manifests.Type, defOf kindNames) ([]route, error) {
 		}
 	}
 
-	list := op("get", "list", "list", "list or watch objects of kind "+kind, gvk)
-	list.params = queryParams(listParamNames...)
-	list.stream = true
-	list.responses = []response{{200, listDef}, {401, ""}}
-
 	create := op("post", "create", "post", "create "+article(kind), gvk)
 	create.params = queryParams(writeParamNames...)
 	create.body = objDef
 	create.responses = []response{{200, objDef}, {201, objDef}, {202, objDef}, {401, ""}}
+	if !t.Stored() {
+		// The self reviews: a create that answers, nothing to read back.
+		return []route{{path: collection, params: pathScope, ops: []operation{create}}}, nil
+	}
+
+	listDef, err := defOf(gv.WithKind(kind + "List"))
+	if err != nil {
+		return nil, err
+	}
+	list := op("get", "list", "list", "list or watch objects of kind "+kind, gvk)
+	list.params = queryParams(listParamNames...)
+	list.stream = true
+	list.responses = []response{{200, listDef}, {401, ""}}
 
 	deleteCollection := op("delete", "delete", "deletecollection", "delete collection of "+kind, gvk)
 	deleteCollection.id = "delete" + idPrefix + "Collection" + scope + kind

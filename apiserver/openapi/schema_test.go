@@ -58,6 +58,9 @@ func TestKindsCarryGroupVersionKind(t *testing.T) {
 		}
 	}
 	for _, typ := range reg.Types() {
+		if !typ.Stored() {
+			continue // a self review has no list and is never deleted
+		}
 		has(definitionName(reflect.TypeOf(typ.NewList()).Elem()), typ.GroupVersionKind.GroupVersion().WithKind(typ.GroupVersionKind.Kind+"List"))
 		has("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions", typ.GroupVersionKind.GroupVersion().WithKind("DeleteOptions"))
 	}

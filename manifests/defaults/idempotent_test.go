@@ -64,6 +64,9 @@ func TestDefaultingIsIdempotent(t *testing.T) {
 	}
 	// Every served kind is covered by a fixture.
 	for _, typ := range reg.Types() {
+		if !typ.Stored() {
+			continue // the self reviews are not defaulted
+		}
 		if !kinds[typ.GroupVersionKind.String()] {
 			t.Errorf("no fixture of %s", typ.GroupVersionKind)
 		}
