@@ -27,8 +27,8 @@ type access struct {
 	path        string
 }
 
-// authorize reports whether u may do a, and why, in the words kubectl
-// auth can-i shows with -v.
+// authorize reports whether u may do a, and why (kubectl auth can-i
+// prints a denial's reason after its "no").
 func authorize(u User, a access) (allowed bool, reason string) {
 	if slices.Contains(u.Groups, "system:masters") {
 		return true, "skiff: the admin credential (group system:masters) may do everything"

@@ -10,10 +10,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// refuseImpersonation answers a request that asks to act as another user
-// (kubectl --as / --as-group / --as-uid, client-go's Impersonate config)
-// with the error kube-apiserver gives a user who may not impersonate, and
-// reports whether it did.
+// refuseImpersonation returns, for a request that asks to act as another
+// user (kubectl --as / --as-group / --as-uid, client-go's Impersonate
+// config), the error kube-apiserver gives a user who may not
+// impersonate; nil for any other request.
 //
 // Skiff has no RBAC: there are two credentials, the admin's and the nodes'.
 // Running the request as the caller while it asked to run as someone else
