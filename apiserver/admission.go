@@ -59,8 +59,8 @@ func (s *Server) admitCreate(ctx context.Context, res *resource, obj runtime.Obj
 }
 
 // podSubresourcesWithoutSpec are the pod subresources that cannot change
-// what pod security checks; any other (ephemeralcontainers, should it be
-// served) is evaluated, so a new spec-changing subresource fails safe.
+// what pod security checks; any other (ephemeralcontainers) is evaluated,
+// so a new spec-changing subresource fails safe.
 var podSubresourcesWithoutSpec = []string{"status", "binding"}
 
 // admitUpdate admits a change: no new finalizers on an object that is

@@ -398,7 +398,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info *req
 	switch info.verb {
 	case "get":
 		switch info.subresource {
-		case "", "status", "scale":
+		case "", "status", "scale", "ephemeralcontainers":
 			s.get(w, r, res, info)
 		case "log":
 			s.serveLog(w, r, res, info)

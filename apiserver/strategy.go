@@ -186,6 +186,13 @@ func (res *resource) prepareForUpdate(obj, old runtime.Object, subresource strin
 		// The binding handler changed only spec.nodeName, annotations and
 		// the PodScheduled condition of a copy of the current object.
 		return obj
+	case "ephemeralcontainers":
+		// Only the ephemeral containers change (kubectl debug); the rest
+		// of the pod is the stored one.
+		out := old.DeepCopyObject().(*corev1.Pod)
+		out.Spec.EphemeralContainers = obj.(*corev1.Pod).Spec.EphemeralContainers
+		out.ResourceVersion = obj.(*corev1.Pod).ResourceVersion
+		return out
 	case "finalize":
 		out := old.DeepCopyObject().(*corev1.Namespace)
 		out.Spec.Finalizers = obj.(*corev1.Namespace).Spec.Finalizers

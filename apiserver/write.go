@@ -229,7 +229,9 @@ func (s *Server) guaranteedUpdate(ctx context.Context, res *resource, namespace,
 		default:
 			return nil, apierrors.NewConflict(res.gr(), name, errors.New(conflictMessage))
 		}
-		if subresource == "" {
+		if subresource == "" || subresource == "ephemeralcontainers" {
+			// A pods/ephemeralcontainers body is a Pod, defaulted as on
+			// kube-apiserver (its new containers get their defaults).
 			res.t.Default(next)
 		}
 		managed, tracked := s.trackUpdate(ctx, res, subresource, old, next)
@@ -240,10 +242,14 @@ func (s *Server) guaranteedUpdate(ctx context.Context, res *resource, namespace,
 		if err := s.admitUpdate(ctx, res, subresource, next, old); err != nil {
 			return nil, err
 		}
+		validate := res.t.ValidateUpdate
+		if sub, ok := res.t.Subresource(subresource); ok && sub.ValidateUpdate != nil {
+			validate = sub.ValidateUpdate
+		}
 		if subresource == "binding" {
 			// Binding checks its own preconditions; pod update validation
 			// would refuse the change of spec.nodeName it exists to make.
-		} else if errs := res.t.ValidateUpdate(next, old); len(errs) > 0 {
+		} else if errs := validate(next, old); len(errs) > 0 {
 			return nil, apierrors.NewInvalid(res.t.GroupVersionKind.GroupKind(), name, errs)
 		}
 		if svc, ok := next.(*corev1.Service); ok && subresource == "" {

@@ -70,6 +70,9 @@ type Subresource struct {
 	// Kind is what the subresource takes and returns.
 	Kind  schema.GroupVersionKind
 	Verbs []string
+	// ValidateUpdate, when set, checks a write through the subresource
+	// instead of the type's ValidateUpdate.
+	ValidateUpdate func(obj, old runtime.Object) field.ErrorList
 }
 
 // Stored reports whether objects of the type are kept in etcd (every
@@ -228,6 +231,9 @@ func NewRegistry() (*Registry, error) {
 				{Name: "exec", Kind: core.WithKind("PodExecOptions"), Verbs: streamVerbs},
 				{Name: "attach", Kind: core.WithKind("PodAttachOptions"), Verbs: streamVerbs},
 				{Name: "portforward", Kind: core.WithKind("PodPortForwardOptions"), Verbs: streamVerbs},
+				// kubectl debug adds a container to a running pod here.
+				{Name: "ephemeralcontainers", Kind: core.WithKind("Pod"), Verbs: statusVerbs,
+					ValidateUpdate: typedUpdate(validation.ValidatePodEphemeralContainersUpdate)},
 			},
 			New:      func() runtime.Object { return &corev1.Pod{} },
 			NewList:  func() runtime.Object { return &corev1.PodList{} },

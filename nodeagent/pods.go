@@ -244,6 +244,18 @@ func (a *Agent) execute(ctx context.Context, pod *corev1.Pod, plan podstate.Plan
 			changed = true
 			continue
 		}
+		if s.Target != "" && !cfg.HostPID && !cfg.ShareProcessNamespace {
+			// kubectl debug --target: the debugger sees the target's
+			// processes (a pod that shares one PID namespace already
+			// shows them all).
+			target := runningInstance(instances, s.Target)
+			if target == "" {
+				a.setWaiting(pod, s.Container, m, "CreateContainerError", fmt.Sprintf("target container %q is not running", s.Target))
+				changed = true
+				continue
+			}
+			cfg.TargetPID = target
+		}
 		if s.Restart {
 			m.Backoff = m.Backoff.Next(a.clock.Now())
 		}
@@ -278,6 +290,17 @@ func (a *Agent) execute(ctx context.Context, pod *corev1.Pod, plan podstate.Plan
 		}
 	}
 	return changed
+}
+
+// runningInstance returns the ID of the running instance of a pod's
+// container, or "".
+func runningInstance(instances []runtime.Container, container string) string {
+	for _, c := range instances {
+		if c.State == runtime.StateRunning && c.Labels[runtime.LabelContainer] == container && c.Labels[runtime.LabelKind] != runtime.KindSandbox {
+			return c.ID
+		}
+	}
+	return ""
 }
 
 func (a *Agent) setWaiting(pod *corev1.Pod, c *corev1.Container, m *podstate.Memory, reason, msg string) {

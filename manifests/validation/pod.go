@@ -123,6 +123,32 @@ func ValidatePodUpdate(obj, old *corev1.Pod) field.ErrorList {
 	return allErrs
 }
 
+// ValidatePodEphemeralContainersUpdate checks a write through
+// pods/ephemeralcontainers (kubectl debug): the pod stays valid with its
+// new ephemeral containers, and those it had are neither changed nor
+// removed — an ephemeral container runs once and cannot be taken back.
+func ValidatePodEphemeralContainersUpdate(obj, old *corev1.Pod) field.ErrorList {
+	opts := podOptionsFor(&corev1.PodTemplateSpec{ObjectMeta: old.ObjectMeta, Spec: old.Spec}, true)
+	opts.podName = obj.Name
+	allErrs := podMetadataAndSpec(obj, opts)
+	fldPath := field.NewPath("spec", "ephemeralContainers")
+	byName := map[string]*corev1.EphemeralContainer{}
+	for i := range obj.Spec.EphemeralContainers {
+		byName[obj.Spec.EphemeralContainers[i].Name] = &obj.Spec.EphemeralContainers[i]
+	}
+	for i := range old.Spec.EphemeralContainers {
+		was := &old.Spec.EphemeralContainers[i]
+		now, ok := byName[was.Name]
+		switch {
+		case !ok:
+			allErrs = append(allErrs, field.Forbidden(fldPath, fmt.Sprintf("existing ephemeral containers %q may not be removed\n", was.Name)))
+		case !apiequality.Semantic.DeepEqual(was, now):
+			allErrs = append(allErrs, field.Forbidden(fldPath, fmt.Sprintf("existing ephemeral containers %q may not be changed\n", was.Name)))
+		}
+	}
+	return allErrs
+}
+
 func containerUpdates(cs, old []corev1.Container, fldPath *field.Path) (field.ErrorList, bool) {
 	if len(cs) != len(old) {
 		return field.ErrorList{field.Forbidden(fldPath, "pod updates may not add or remove containers")}, true

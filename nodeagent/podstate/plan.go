@@ -72,6 +72,9 @@ type Start struct {
 	RestartCount int
 	// Restart is true when an earlier instance existed.
 	Restart bool
+	// Target is an ephemeral container's targetContainerName: the
+	// container whose processes it shares.
+	Target string
 }
 
 // Plan is the next step for a pod.
@@ -235,6 +238,20 @@ func Compute(in Input) Plan {
 			}
 		}
 	}
+
+	// Ephemeral containers (kubectl debug): each runs once, as the
+	// kubelet runs them; one that finished, or ran in an earlier
+	// sandbox, is not started again.
+	for i := range pod.Spec.EphemeralContainers {
+		ec := &pod.Spec.EphemeralContainers[i]
+		if v.latest(ec.Name) == nil {
+			before := len(p.Start)
+			in.start(&p, v, (*corev1.Container)(&ec.EphemeralContainerCommon), runtime.KindEphemeral, attempt, false)
+			if len(p.Start) > before {
+				p.Start[before].Target = ec.TargetContainerName
+			}
+		}
+	}
 	return p
 }
 
@@ -287,6 +304,9 @@ func garbage(pod *corev1.Pod, v view) []string {
 		inSpec[c.Name] = true
 	}
 	for _, c := range pod.Spec.Containers {
+		inSpec[c.Name] = true
+	}
+	for _, c := range pod.Spec.EphemeralContainers {
 		inSpec[c.Name] = true
 	}
 	for name, insts := range v.byName {

@@ -356,3 +356,48 @@ func (f fakeProbes) LivenessFailed(string, string) (bool, string) {
 }
 func (f fakeProbes) Started(string, string) bool { return true }
 func (f fakeProbes) Ready(string, string) bool   { return !f.notReady }
+
+// An ephemeral container (kubectl debug) starts once in the running
+// sandbox, with its target; once it finished it is not started again, not
+// even in a new sandbox, and it never counts toward readiness or the
+// phase.
+func TestEphemeralContainersRunOnce(t *testing.T) {
+	pod := testPod(corev1.RestartPolicyAlways, nil, "app")
+	pod.Spec.EphemeralContainers = []corev1.EphemeralContainer{{
+		EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debugger", Image: "busybox:local"},
+		TargetContainerName:      "app",
+	}}
+	app := inst{kind: runtime.KindApp, name: "app", attempt: 0, state: runtime.StateRunning}
+
+	p := Compute(input(pod, t0, sandbox(0, runtime.StateRunning), app))
+	if got := starts(p); got != "debugger#0 " || p.Start[0].Kind != runtime.KindEphemeral || p.Start[0].Target != "app" {
+		t.Fatalf("starts %q (%+v), want the debugger, ephemeral, targeting app", got, p.Start)
+	}
+
+	debugger := inst{kind: runtime.KindEphemeral, name: "debugger", attempt: 0, state: runtime.StateRunning}
+	in := input(pod, t0, sandbox(0, runtime.StateRunning), app, debugger)
+	if p := Compute(in); len(p.Start) != 0 || len(p.Kill) != 0 {
+		t.Fatalf("running debugger: plan %+v, want nothing", p)
+	}
+	st := Status(StatusInput{Input: in})
+	if len(st.EphemeralContainerStatuses) != 1 || st.EphemeralContainerStatuses[0].State.Running == nil || st.EphemeralContainerStatuses[0].Ready {
+		t.Fatalf("ephemeral statuses %+v, want one running, not ready", st.EphemeralContainerStatuses)
+	}
+	if st.Phase != corev1.PodRunning || len(st.ContainerStatuses) != 1 {
+		t.Fatalf("phase %s, %d container statuses: the debugger must not count", st.Phase, len(st.ContainerStatuses))
+	}
+
+	done := inst{kind: runtime.KindEphemeral, name: "debugger", attempt: 0, state: runtime.StateExited, exit: 1, finished: -time.Minute}
+	in = input(pod, t0, sandbox(0, runtime.StateRunning), app, done)
+	if p := Compute(in); len(p.Start) != 0 || len(p.Remove) != 0 {
+		t.Fatalf("finished debugger: plan %+v, want it neither restarted nor removed", p)
+	}
+	if s := Status(StatusInput{Input: in}).EphemeralContainerStatuses[0]; s.State.Terminated == nil || s.State.Terminated.ExitCode != 1 {
+		t.Fatalf("finished debugger status %+v, want terminated with exit 1", s)
+	}
+	// A new sandbox restarts the app containers, not the debugger.
+	p = Compute(input(pod, t0, sandbox(0, runtime.StateExited), inst{kind: runtime.KindApp, name: "app", state: runtime.StateExited}, done))
+	if got := starts(p); got != "app#1 " {
+		t.Fatalf("new sandbox starts %q, want only app", got)
+	}
+}

@@ -74,6 +74,11 @@ func Status(in StatusInput) corev1.PodStatus {
 		st.ContainerStatuses = append(st.ContainerStatuses, cs)
 	}
 
+	for i := range pod.Spec.EphemeralContainers {
+		ec := (*corev1.Container)(&pod.Spec.EphemeralContainers[i].EphemeralContainerCommon)
+		st.EphemeralContainerStatuses = append(st.EphemeralContainerStatuses, in.containerStatus(v, ec, runtime.KindEphemeral, attempt, initDone))
+	}
+
 	st.Phase = phase(pod, st, failedInit, initDone)
 	if Terminal(pod) {
 		// A finished pod stays finished.
@@ -222,7 +227,7 @@ func (in Input) containerStatus(v view, c *corev1.Container, kind string, attemp
 		}
 	case finished(cur):
 		t := terminated(cur)
-		willRestart := !Terminal(pod) && restartable(pod, cur) && !(kind == runtime.KindInit && succeeded(cur))
+		willRestart := !Terminal(pod) && kind != runtime.KindEphemeral && restartable(pod, cur) && !(kind == runtime.KindInit && succeeded(cur))
 		if kind == runtime.KindApp && Attempt(cur) != attempt && running(v.sandbox()) {
 			willRestart = true // waiting to start in the new sandbox
 		}

@@ -223,6 +223,8 @@ func (d *Docker) CreateContainer(ctx context.Context, cfg ContainerConfig) (stri
 		hc.PidMode = "host"
 	case cfg.ShareProcessNamespace:
 		hc.PidMode = container.PidMode(pod)
+	case cfg.TargetPID != "":
+		hc.PidMode = container.PidMode("container:" + cfg.TargetPID)
 	}
 	for _, m := range cfg.Mounts {
 		if m.Tmpfs {

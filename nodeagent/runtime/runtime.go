@@ -40,6 +40,9 @@ const (
 	KindSandbox = "sandbox"
 	KindInit    = "init"
 	KindApp     = "app"
+	// KindEphemeral is a container kubectl debug added to a running pod:
+	// started once, never restarted, never part of the pod's readiness.
+	KindEphemeral = "ephemeral"
 )
 
 // State of a container.
@@ -172,11 +175,15 @@ type ContainerConfig struct {
 	SandboxID             string
 	ShareProcessNamespace bool
 	HostPID               bool
-	Resources             Resources
-	Security              Security
-	TTY                   bool
-	Stdin                 bool
-	StdinOnce             bool
+	// TargetPID, when set, is the container whose PID namespace this one
+	// joins (an ephemeral container's targetContainerName: kubectl debug
+	// --target sees the target's processes).
+	TargetPID string
+	Resources Resources
+	Security  Security
+	TTY       bool
+	Stdin     bool
+	StdinOnce bool
 	// StopSignal overrides the image's stop signal ("SIGTERM" if empty).
 	StopSignal string
 }
