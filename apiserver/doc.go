@@ -1,12 +1,13 @@
 // Package apiserver is Skiff's Kubernetes API server: HTTPS with bearer-token
 // authentication, discovery, OpenAPI, and one generic REST implementation
 // (get, list, watch, create, update, patch, delete, deletecollection and the
-// status, scale, binding and finalize subresources) parameterised by the
-// types in package manifests, over the etcd store and watch cache in
-// apiserver/storage.
+// status, scale, binding, finalize and ephemeralcontainers subresources)
+// parameterised by the types in package manifests, over the etcd store and
+// watch cache in apiserver/storage.
 //
 // Request flow: ServeHTTP → metrics and panic recovery → authentication →
-// routing (requestInfo) → the resource handler, which decodes the body
+// impersonation refused (impersonation.go) → routing (requestInfo) → the
+// resource handler, which decodes the body
 // (JSON, YAML or protobuf, with fieldValidation), applies the type's
 // strategy (system fields, status/spec separation, generation), admission
 // (namespace lifecycle), defaulting and validation, and performs one etcd
@@ -15,6 +16,9 @@
 // application/apply-patch+yaml is server-side apply (apply.go), and every
 // write records managedFields (managedfields.go). pods/exec, attach and
 // portforward are upgraded streams proxied to the node agent (streams.go).
+// The self reviews (kubectl auth can-i, auth whoami) are answered, not
+// stored (reviews.go), from the one authorization policy (authorize.go)
+// that the stream handlers enforce.
 //
 // Two paths are routed before token authentication, because they carry
 // their own: /hook/<digest> (receiver.go), Flux Receiver webhooks, checked

@@ -391,9 +391,9 @@ func NewRegistry() (*Registry, error) {
 			Default:      typedDefault(defaults.Ingress),
 			Validate:     typed(validation.ValidateIngress), ValidateUpdate: typedUpdate(validation.ValidateIngressUpdate),
 		},
-		// The self reviews: `kubectl auth can-i` (and k9s, Lens, Helm
-		// charts' checks), `auth can-i --list` and `auth whoami` ask
-		// the server what the caller may do and who it is.
+		// The self reviews: `kubectl auth can-i` (and tools such as k9s
+		// and Lens), `auth can-i --list` and `auth whoami` ask the
+		// server what the caller may do and who it is.
 		{
 			GroupVersionKind: authorizationv1.SchemeGroupVersion.WithKind("SelfSubjectAccessReview"), Resource: "selfsubjectaccessreviews", Singular: "selfsubjectaccessreview",
 			Verbs:    reviewVerbs,

@@ -11,5 +11,7 @@
 // never Docker's; a failed container is restarted after a back-off of 10 s
 // doubling to 5 min (CrashLoopBackOff), forgotten after 10 min without a
 // crash; a lost sandbox means every container of the pod restarts in a new
-// one. There is no I/O here: the agent executes a Plan and calls again.
+// one; an ephemeral container (kubectl debug) runs once and is never
+// restarted. There is no I/O here: the agent executes a Plan and calls
+// again.
 package podstate
