@@ -136,19 +136,10 @@ func (d *Docker) Attach(ctx context.Context, id string, opts AttachOptions) erro
 		}()
 	}
 	if opts.Stdin != nil {
-		stdinOnce := ci.Config != nil && ci.Config.StdinOnce
 		go func() {
 			_, _ = io.Copy(hr.Conn, opts.Stdin)
 			// With StdinOnce the engine then closes the process's stdin.
-			// Without it the process's stdin stays open, as on any
-			// cluster, and so must the connection: the engine ends the
-			// output streams when the client's stdin ends, and what the
-			// process wrote after its last input (`echo x | kubectl
-			// debug -i … -- sh -c 'read l; echo $l'`) was lost. Output
-			// then flows until the container exits or the client goes.
-			if stdinOnce {
-				_ = hr.CloseWrite()
-			}
+			_ = hr.CloseWrite()
 		}()
 	}
 	stdout, stderr := orDiscard(opts.Stdout), orDiscard(opts.Stderr)
