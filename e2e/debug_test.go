@@ -1,12 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +44,7 @@ func TestKubectlDebugEphemeralContainers(t *testing.T) {
 			})
 
 			shell := "sh-" + v
-			out, errOut, code := runWithOpenStdin(t, k, "hello from stdin\n", "debug", "web", "-i", "--image="+img, "-c", shell, "--", "sh", "-c", "read line; echo got: $line")
+			out, errOut, code := k.runOpenStdin("hello from stdin\n", "debug", "web", "-i", "--image="+img, "-c", shell, "--", "sh", "-c", "read line; echo got: $line")
 			t.Logf("$ kubectl debug web -i -c %s …\n%s%s(exit %d)", shell, out, errOut, code)
 			if code != 0 || !strings.Contains(out, "got: hello from stdin") {
 				t.Fatalf("kubectl debug -i: exit %d, stdout %q, stderr %q", code, out, errOut)
@@ -105,40 +101,4 @@ func TestKubectlDebugEphemeralContainers(t *testing.T) {
 		}
 	})
 	kubectlOK(t, k, "delete", "pod", "web", "--wait=true")
-}
-
-// runWithOpenStdin runs kubectl with input on a stdin that stays open
-// until kubectl exits, as a terminal's does. A stdin that ends at once
-// would race the container: for one without stdinOnce (kubectl debug -i
-// makes such), the runtime — the Docker engine here, containerd's CRI on
-// a cluster — stops sending its output to an attach whose client closed
-// stdin.
-func runWithOpenStdin(t *testing.T, k *kubectl, input string, args ...string) (string, string, int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pw.Close()
-	cmd := exec.CommandContext(ctx, k.bin, append([]string{"--kubeconfig", k.kubeconfig, "--cache-dir", k.cacheDir}, args...)...)
-	cmd.Env = append(os.Environ(), k.env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = pr, &out, &errOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pr.Close() // kubectl holds its own copy
-	if _, err := pw.WriteString(input); err != nil {
-		t.Fatal(err)
-	}
-	err = cmd.Wait()
-	code := 0
-	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errOut.String(), code
 }

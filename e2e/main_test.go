@@ -106,6 +106,29 @@ func (k *kubectl) runIn(stdin string, args ...string) (string, string, int) {
 	return cluster.Run(ctx, k.env, stdin, k.bin, full...)
 }
 
+// runOpenStdin runs kubectl with input on a stdin that stays open until
+// kubectl exits, as a terminal's does. A stdin that ends at once races the
+// container of an interactive session that is not stdinOnce (kubectl debug
+// -i makes such): the runtime — the Docker engine here, containerd's CRI
+// on a cluster — stops sending its output to an attach whose client
+// closed stdin.
+func (k *kubectl) runOpenStdin(input string, args ...string) (string, string, int) {
+	k.t.Helper()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	if _, err := pw.WriteString(input); err != nil {
+		k.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	full := append([]string{"--kubeconfig", k.kubeconfig, "--cache-dir", k.cacheDir}, args...)
+	return cluster.RunStdin(ctx, k.env, pr, k.bin, full...)
+}
+
 // must runs kubectl and fails the test unless it exits 0.
 func (k *kubectl) must(args ...string) string {
 	k.t.Helper()

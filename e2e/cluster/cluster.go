@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -257,13 +258,22 @@ func (s *Server) Running() bool {
 // Run runs a command with a timeout and returns its stdout, stderr and
 // exit code (-1 if it could not run).
 func Run(ctx context.Context, env []string, stdin string, name string, args ...string) (string, string, int) {
+	var r io.Reader
+	if stdin != "" {
+		r = strings.NewReader(stdin)
+	}
+	return RunStdin(ctx, env, r, name, args...)
+}
+
+// RunStdin is Run with any stdin (nil for none): an *os.File (a pipe the
+// caller keeps open) goes to the command as is, so the command's input
+// ends only when the caller closes it.
+func RunStdin(ctx context.Context, env []string, stdin io.Reader, name string, args ...string) (string, string, int) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
+	cmd.Stdin = stdin
 	err := cmd.Run()
 	code := 0
 	if err != nil {
