@@ -44,7 +44,7 @@ func refuseImpersonation(u User, h http.Header) error {
 }
 
 // noImpersonation is why Skiff refuses every impersonation.
-const noImpersonation = "Skiff has no RBAC, so a request cannot run as another user"
+const noImpersonation = "Skiff has no RBAC, so a request cannot run as another user; send it without impersonation (kubectl: without --as, --as-group or --as-uid)"
 
 // serviceAccountUser splits a service account's user name,
 // system:serviceaccount:<namespace>:<name>.

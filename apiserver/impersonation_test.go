@@ -20,7 +20,7 @@ func TestRefuseImpersonation(t *testing.T) {
 		{name: "none", header: map[string]string{"Authorization": "Bearer x"}},
 		{name: "empty user alone", header: map[string]string{"Impersonate-User": ""}},
 		{name: "user", header: map[string]string{"Impersonate-User": "bob"}, forbidden: true,
-			want: `users "bob" is forbidden: User "skiff-admin" cannot impersonate resource "users" in API group "" at the cluster scope: Skiff has no RBAC`},
+			want: `users "bob" is forbidden: User "skiff-admin" cannot impersonate resource "users" in API group "" at the cluster scope: Skiff has no RBAC, so a request cannot run as another user; send it without impersonation (kubectl: without --as`},
 		{name: "user and group", header: map[string]string{"Impersonate-User": "bob", "Impersonate-Group": "devs"}, forbidden: true, want: `users "bob" is forbidden`},
 		{name: "service account", header: map[string]string{"Impersonate-User": "system:serviceaccount:team:builder"}, forbidden: true,
 			want: `serviceaccounts "builder" is forbidden: User "skiff-admin" cannot impersonate resource "serviceaccounts" in API group "" in the namespace "team"`},

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -19,11 +20,12 @@ import (
 func (s *Server) serveReview(w http.ResponseWriter, r *http.Request, info *requestInfo, u User) {
 	gr := info.typ.GroupResource()
 	if info.verb != "create" || info.subresource != "" || info.name != "" || info.namespace != "" {
-		what := strings.ToUpper(r.Method)
-		if info.subresource != "" {
-			what += " " + info.subresource
-		}
-		s.writeError(w, r, methodNotSupported(info, what), gr, info.name)
+		// A review is a question, not an object: there is nothing to
+		// read, change or delete, and it is asked at the collection.
+		err := apierrors.NewMethodNotSupported(gr, strings.ToUpper(r.Method))
+		err.ErrStatus.Message = fmt.Sprintf("%s %s is not supported: a %s is asked with a POST to /%s and answered at once, never stored",
+			strings.ToUpper(r.Method), r.URL.Path, info.typ.GroupVersionKind.Kind, collectionPath(info.typ))
+		s.writeError(w, r, err, gr, info.name)
 		return
 	}
 	p, err := s.parseWriteParams(r)
@@ -71,4 +73,13 @@ func answerReview(obj runtime.Object, u User, reg *manifests.Registry) {
 	case *authenticationv1.SelfSubjectReview:
 		o.Status.UserInfo = authenticationv1.UserInfo{Username: u.Name, Groups: append([]string(nil), u.Groups...)}
 	}
+}
+
+// collectionPath is where a cluster-scoped type's objects are posted.
+func collectionPath(t *manifests.Type) string {
+	gv := t.GroupVersionKind.GroupVersion()
+	if gv.Group == "" {
+		return "api/" + gv.Version + "/" + t.Resource
+	}
+	return "apis/" + gv.String() + "/" + t.Resource
 }

@@ -101,13 +101,12 @@ func TestAuthCanIAndWhoAmI(t *testing.T) {
 		if r.code != 422 || !strings.Contains(r.status.Message, "metadata: Invalid value") {
 			t.Errorf("review with a name: %d %s", r.code, r.body)
 		}
-		for _, method := range []string{"GET", "DELETE"} {
-			if r := c.do(method, path, "", nil, nil); r.code != 405 || r.status.Reason != "MethodNotAllowed" {
-				t.Errorf("%s %s: %d %s, want 405", method, path, r.code, r.body)
+		// Reading or deleting one is refused, saying how a review is asked.
+		for _, req := range []struct{ method, path string }{{"GET", path}, {"DELETE", path}, {"GET", path + "/x"}} {
+			r := c.do(req.method, req.path, "", nil, nil)
+			if r.code != 405 || r.status.Reason != "MethodNotAllowed" || !strings.Contains(r.status.Message, "asked with a POST to "+path) {
+				t.Errorf("%s %s: %d %s, want 405 saying to POST to %s", req.method, req.path, r.code, r.body, path)
 			}
-		}
-		if r := c.do("GET", path+"/x", "", nil, nil); r.code != 405 {
-			t.Errorf("GET %s/x: %d %s, want 405", path, r.code, r.body)
 		}
 	})
 }

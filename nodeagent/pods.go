@@ -250,7 +250,7 @@ func (a *Agent) execute(ctx context.Context, pod *corev1.Pod, plan podstate.Plan
 			// shows them all).
 			target := runningInstance(instances, s.Target)
 			if target == "" {
-				a.setWaiting(pod, s.Container, m, "CreateContainerError", fmt.Sprintf("target container %q is not running", s.Target))
+				a.setWaiting(pod, s.Container, m, "CreateContainerError", fmt.Sprintf("target container %q is not running; the debug container starts once it runs", s.Target))
 				changed = true
 				continue
 			}
