@@ -380,6 +380,18 @@ func jittered(d time.Duration) time.Duration {
 	return d + time.Duration(rand.Int64N(int64(d)/20+1))
 }
 
+// source returns a Kustomization's GitRepository from the informer's
+// cache or, for a reconcile someone asked for (kubectl skiff sync, flux
+// reconcile), from the API server: the asker has just waited for the
+// source's new artifact, which the cache may not hold yet, and the request
+// would be marked handled with the previous revision applied.
+func (c *Controller) source(ctx context.Context, namespace, name string, requested bool) (any, error) {
+	if requested {
+		return c.dyn.Resource(fluxobj.GitRepositories).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+	}
+	return c.sources.ByNamespace(namespace).Get(name)
+}
+
 // reconcile does the work and records it in obj.Status.
 func (c *Controller) reconcile(ctx context.Context, key string, obj *flux.Kustomization) result {
 	start := c.clock.Now()
@@ -394,7 +406,9 @@ func (c *Controller) reconcile(ctx context.Context, key string, obj *flux.Kustom
 	if obj.Spec.Timeout != nil && obj.Spec.Timeout.Duration > 0 {
 		timeout = obj.Spec.Timeout.Duration
 	}
+	requested := false
 	if r := fluxobj.RequestedAt(obj); r != "" {
+		requested = r != st.LastHandledReconcileAt
 		st.LastHandledReconcileAt = r
 	}
 	setReady := func(status metav1.ConditionStatus, reason, msg string) {
@@ -435,7 +449,7 @@ func (c *Controller) reconcile(ctx context.Context, key string, obj *flux.Kustom
 		srcNS = obj.Namespace
 	}
 	srcName := fmt.Sprintf("GitRepository/%s/%s", srcNS, obj.Spec.SourceRef.Name)
-	rawSrc, err := c.sources.ByNamespace(srcNS).Get(obj.Spec.SourceRef.Name)
+	rawSrc, err := c.source(ctx, srcNS, obj.Spec.SourceRef.Name, requested)
 	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return fail(fluxobj.ArtifactFailedReason, fmt.Sprintf("Source '%s' not found", srcName))
